@@ -1,0 +1,424 @@
+//! The runtime handle: starts the shard actors on their own actix system,
+//! routes batches to them, and merges what they answer.
+//!
+//! Routing partitions a caller's batch by shard (a hash of the entity id) and
+//! sends one message per shard, concurrently; the reply combines per-item
+//! results by the caller's indexes, so one bad item never affects the others.
+//!
+//! In lockstep mode the runtime, not the shards, publishes: it sorts the
+//! shards' events by (input index, entity) — an order that does not depend on
+//! how many shards there are — appends them to the event log and the running
+//! event-log hash, then publishes them. Callers then await each call before the
+//! next, so inputs are applied in one well-defined order.
+
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use actix::prelude::*;
+use futures::future::join_all;
+use twin_core::state::{EntityRecord, InputError};
+use twin_core::store::Store;
+use twin_core::{Command, EntityId, Event, EventLogHash, Kind, Observation, SimTime};
+
+use crate::bus::Bus;
+use crate::shard::UnknownPolicy;
+use crate::shard_actor::{
+    Checkpoint, Commands, Create, Get, Ingest, ListResident, Resident, ShardActor, ShardReply, Tick,
+};
+
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Shard actors, one per worker thread.
+    pub workers: usize,
+    pub unknown: UnknownPolicy,
+    /// Largest batch accepted in one call.
+    pub max_batch: usize,
+    /// Passivate entities idle this long (simulated time) at each tick.
+    pub passivate_after: Option<SimTime>,
+    /// Write every accepted observation to the store's history.
+    pub history: bool,
+    /// Batches the bus holds for a slow subscriber before it lags.
+    pub bus_capacity: usize,
+    pub lockstep: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            unknown: UnknownPolicy::Reject,
+            max_batch: 100_000,
+            passivate_after: Some(SimTime::hours(1)),
+            history: true,
+            bus_capacity: 1024,
+            lockstep: false,
+        }
+    }
+}
+
+/// What happened to a batch.
+#[derive(Debug, Default)]
+pub struct BatchReport {
+    /// Items applied as current values.
+    pub applied: usize,
+    /// Items kept in history only (older than the current value).
+    pub history_only: usize,
+    /// Refused items, by index in the batch, in index order. Out-of-order
+    /// observations appear here too, though their history is kept.
+    pub errors: Vec<(usize, InputError)>,
+    /// Commands the twin issued to the world while handling the batch.
+    pub commands: Vec<Command>,
+    pub events: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("runtime stopped")]
+    Stopped,
+    #[error("store: {0}")]
+    Store(String),
+    #[error("could not start the runtime: {0}")]
+    Start(String),
+}
+
+struct ActixThread {
+    system: actix::System,
+    thread: JoinHandle<()>,
+}
+
+pub struct Runtime {
+    shards: Vec<Addr<ShardActor>>,
+    bus: Bus,
+    store: Option<Store>,
+    config: RuntimeConfig,
+    log: Mutex<EventLogHash>,
+    actix: Option<ActixThread>,
+}
+
+impl Runtime {
+    /// Starts `config.workers` shard actors, each on its own arbiter thread.
+    pub fn start(config: RuntimeConfig, store: Option<Store>) -> Result<Runtime, RuntimeError> {
+        let bus = Bus::new(config.bus_capacity);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (workers, policy) = (config.workers.max(1), config.unknown);
+        let history = config.history;
+        let (s, b) = (store.clone(), bus.clone());
+        let thread = std::thread::Builder::new()
+            .name("twin-actors".into())
+            .spawn(move || {
+                let sys = actix::System::new();
+                let arbiters = sys.block_on(async move {
+                    let mut arbiters = Vec::new();
+                    let mut addrs = Vec::new();
+                    for _ in 0..workers {
+                        let arbiter = Arbiter::new();
+                        let (s, b) = (s.clone(), b.clone());
+                        addrs.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                            ShardActor::new(s, b, policy, history)
+                        }));
+                        arbiters.push(arbiter);
+                    }
+                    let _ = tx.send((addrs, actix::System::current()));
+                    arbiters
+                });
+                let _ = sys.run();
+                for a in arbiters {
+                    a.stop();
+                    let _ = a.join();
+                }
+            })
+            .map_err(|e| RuntimeError::Start(e.to_string()))?;
+        let (shards, system) = rx
+            .recv()
+            .map_err(|_| RuntimeError::Start("actor system did not start".into()))?;
+        Ok(Runtime {
+            shards,
+            bus,
+            store,
+            config,
+            log: Mutex::new(EventLogHash::default()),
+            actix: Some(ActixThread { system, thread }),
+        })
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    fn shard_of(&self, id: EntityId) -> &Addr<ShardActor> {
+        &self.shards[id.shard(self.shards.len())]
+    }
+
+    /// Splits a batch into per-shard lists of (index, item).
+    fn partition<T>(&self, batch: Vec<T>, id: impl Fn(&T) -> EntityId) -> Vec<Vec<(u32, T)>> {
+        let n = self.shards.len();
+        let mut parts: Vec<Vec<(u32, T)>> = (0..n)
+            .map(|_| Vec::with_capacity(batch.len() / n + 16))
+            .collect();
+        for (i, item) in batch.into_iter().enumerate() {
+            parts[id(&item).shard(n)].push((i as u32, item));
+        }
+        parts
+    }
+
+    fn check_size(&self, size: usize) -> Result<(), RuntimeError> {
+        if size > self.config.max_batch {
+            return Err(InputError::BatchTooLarge {
+                size,
+                max: self.config.max_batch,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Sends one message per non-empty part and merges the replies.
+    async fn scatter<M>(
+        &self,
+        parts: Vec<Vec<(u32, M::Item)>>,
+        make: impl Fn(Vec<(u32, M::Item)>) -> M,
+        total: usize,
+    ) -> Result<BatchReport, RuntimeError>
+    where
+        M: Routed,
+        ShardActor: Handler<M>,
+    {
+        let sends = parts
+            .into_iter()
+            .zip(&self.shards)
+            .filter(|(p, _)| !p.is_empty())
+            .map(|(p, addr)| addr.send(make(p)));
+        let replies = join_all(sends).await;
+        let mut report = BatchReport::default();
+        let mut events: Vec<(u32, Event)> = Vec::new();
+        let mut store_error = None;
+        for reply in replies {
+            let reply: ShardReply = reply.map_err(|_| RuntimeError::Stopped)?;
+            report.history_only += reply.history_only as usize;
+            report
+                .errors
+                .extend(reply.errors.into_iter().map(|(i, e)| (i as usize, e)));
+            report.commands.extend(reply.commands);
+            report.events += reply.event_count;
+            events.extend(reply.events);
+            store_error = store_error.or(reply.store_error);
+        }
+        report.errors.sort_by_key(|(i, _)| *i);
+        let refused = report
+            .errors
+            .iter()
+            .filter(|(_, e)| !matches!(e, InputError::OutOfOrder { .. }))
+            .count();
+        report.applied = total - refused - report.history_only - (report.errors.len() - refused);
+        if self.config.lockstep {
+            self.log_in_order(events)?;
+        }
+        match store_error {
+            Some(e) => Err(RuntimeError::Store(e)),
+            None => Ok(report),
+        }
+    }
+
+    /// Lockstep: order, log, hash and publish the events of one call.
+    fn log_in_order(&self, mut events: Vec<(u32, Event)>) -> Result<(), RuntimeError> {
+        events.sort_by_key(|(i, e)| (*i, e.entity));
+        let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
+        {
+            let mut log = self.log.lock().expect("log lock poisoned");
+            events.iter().for_each(|e| log.push(e));
+        }
+        if let Some(store) = &self.store {
+            let notable: Vec<Event> = events
+                .iter()
+                .filter(|e| e.body.is_notable())
+                .cloned()
+                .collect();
+            store
+                .append_events(&notable)
+                .map_err(|e| RuntimeError::Store(e.to_string()))?;
+        }
+        self.bus.publish(events);
+        Ok(())
+    }
+
+    /// Creates entities. Each refused record is reported by index.
+    pub async fn create(
+        &self,
+        records: Vec<EntityRecord>,
+        now: SimTime,
+    ) -> Result<BatchReport, RuntimeError> {
+        self.check_size(records.len())?;
+        let total = records.len();
+        let lockstep = self.config.lockstep;
+        let parts = self.partition(records, EntityRecord::id);
+        self.scatter(
+            parts,
+            |items| Create {
+                items,
+                now,
+                lockstep,
+            },
+            total,
+        )
+        .await
+    }
+
+    /// Applies a batch of observations. With `durable`, returns only once the
+    /// batch (history and resulting state) would survive a crash.
+    pub async fn ingest(
+        &self,
+        batch: Vec<Observation>,
+        durable: bool,
+    ) -> Result<BatchReport, RuntimeError> {
+        self.check_size(batch.len())?;
+        let total = batch.len();
+        let lockstep = self.config.lockstep;
+        let parts = self.partition(batch, |o| o.entity);
+        let report = self
+            .scatter(
+                parts,
+                |items| Ingest {
+                    items,
+                    durable,
+                    lockstep,
+                },
+                total,
+            )
+            .await?;
+        if durable && let Some(store) = &self.store {
+            store
+                .flush()
+                .map_err(|e| RuntimeError::Store(e.to_string()))?;
+        }
+        Ok(report)
+    }
+
+    /// Applies a batch of commands.
+    pub async fn command(&self, commands: Vec<Command>) -> Result<BatchReport, RuntimeError> {
+        self.check_size(commands.len())?;
+        let total = commands.len();
+        let lockstep = self.config.lockstep;
+        let parts = self.partition(commands, |c| c.entity);
+        self.scatter(parts, |items| Commands { items, lockstep }, total)
+            .await
+    }
+
+    /// Periodic upkeep at `now` on every shard, then passivation.
+    pub async fn tick(&self, now: SimTime) -> Result<BatchReport, RuntimeError> {
+        let lockstep = self.config.lockstep;
+        let passivate_after = self.config.passivate_after;
+        let parts: Vec<Vec<(u32, ())>> = self.shards.iter().map(|_| vec![(0, ())]).collect();
+        self.scatter(
+            parts,
+            |_| Tick {
+                now,
+                passivate_after,
+                lockstep,
+            },
+            0,
+        )
+        .await
+    }
+
+    /// The current record of an entity, resident or passivated.
+    pub async fn get(&self, id: EntityId) -> Result<Option<EntityRecord>, RuntimeError> {
+        self.shard_of(id)
+            .send(Get(id))
+            .await
+            .map_err(|_| RuntimeError::Stopped)?
+            .map_err(RuntimeError::Store)
+    }
+
+    /// Records of all resident entities, optionally of one kind, by id.
+    pub async fn resident_records(
+        &self,
+        kind: Option<Kind>,
+    ) -> Result<Vec<EntityRecord>, RuntimeError> {
+        let replies = join_all(self.shards.iter().map(|s| s.send(ListResident(kind)))).await;
+        let mut out = Vec::new();
+        for r in replies {
+            out.extend(r.map_err(|_| RuntimeError::Stopped)?);
+        }
+        out.sort_by_key(EntityRecord::id);
+        Ok(out)
+    }
+
+    /// Entities resident in memory, over all shards.
+    pub async fn resident(&self) -> Result<usize, RuntimeError> {
+        let replies = join_all(self.shards.iter().map(|s| s.send(Resident))).await;
+        replies
+            .into_iter()
+            .map(|r| r.map_err(|_| RuntimeError::Stopped))
+            .sum()
+    }
+
+    /// Writes every changed entity to the store and flushes it.
+    pub async fn checkpoint(&self) -> Result<usize, RuntimeError> {
+        let replies = join_all(self.shards.iter().map(|s| s.send(Checkpoint))).await;
+        let mut n = 0;
+        for r in replies {
+            n += r
+                .map_err(|_| RuntimeError::Stopped)?
+                .map_err(RuntimeError::Store)?;
+        }
+        if let Some(store) = &self.store {
+            store
+                .flush()
+                .map_err(|e| RuntimeError::Store(e.to_string()))?;
+        }
+        Ok(n)
+    }
+
+    /// Lockstep: (events logged, hash of the event log so far).
+    pub fn event_log_hash(&self) -> (u64, u64) {
+        let log = self.log.lock().expect("log lock poisoned");
+        (log.count(), log.digest())
+    }
+
+    /// Checkpoints, then stops the actor threads.
+    pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
+        let result = self.checkpoint().await.map(|_| ());
+        self.stop_threads();
+        result
+    }
+
+    fn stop_threads(&mut self) {
+        if let Some(a) = self.actix.take() {
+            a.system.stop();
+            let _ = a.thread.join();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+/// A shard message built from a part of a routed batch.
+pub trait Routed: Message<Result = ShardReply> + Send + 'static {
+    type Item;
+}
+impl Routed for Ingest {
+    type Item = Observation;
+}
+impl Routed for Commands {
+    type Item = Command;
+}
+impl Routed for Create {
+    type Item = EntityRecord;
+}
+impl Routed for Tick {
+    type Item = ();
+}

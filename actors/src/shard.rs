@@ -1,0 +1,424 @@
+//! A shard: many entity actors hosted in one bevy_ecs `World`.
+//!
+//! Each entity is one ECS entity with a single [`Hosted<S>`] component, where
+//! `S` is its kind's state type, so every kind has its own compact archetype
+//! (a sensor does not pay for a parcel's polygon). An id → ECS entity index
+//! routes messages. This struct is plain data with no actix in it: the shard
+//! actor wraps it, and tests drive it directly.
+//!
+//! Virtual-actor life cycle: an entity is activated on its first message
+//! (loaded from the store, or created when the policy says so), handles its
+//! messages one at a time in arrival order, and is passivated (written to the
+//! store and dropped from memory) when idle.
+
+use bevy_ecs::prelude::*;
+use twin_core::state::{
+    self, Applied, Common, EntityRecord, InputError, KindBehaviour, KindState, MachineState,
+    ParcelState, SensorState, VehicleState, ZoneState,
+};
+use twin_core::store::{Store, StoreError};
+use twin_core::{Command, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime};
+
+/// What to do with an observation for an entity nobody created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownPolicy {
+    /// Refuse it with [`InputError::UnknownEntity`].
+    #[default]
+    Reject,
+    /// Create the entity in its kind's default state (live feeds that announce
+    /// devices by sending data).
+    Create,
+}
+
+/// One hosted entity: common data, kind state, and whether it changed since
+/// it was last written to the store. `common.updated` (simulated time of the
+/// latest input) drives passivation.
+#[derive(Component)]
+pub struct Hosted<S: KindBehaviour> {
+    pub common: Common,
+    pub state: S,
+    pub dirty: bool,
+}
+
+type HostedQuery<S> = QueryState<&'static mut Hosted<S>>;
+
+/// One cached query per kind: looking an entity up through a cached query
+/// skips the per-call component lookup that `World::get_mut` does.
+struct Queries {
+    parcel: HostedQuery<ParcelState>,
+    machine: HostedQuery<MachineState>,
+    sensor: HostedQuery<SensorState>,
+    vehicle: HostedQuery<VehicleState>,
+    zone: HostedQuery<ZoneState>,
+}
+
+/// A kind state the shard can host.
+pub(crate) trait Hostable: KindBehaviour {
+    #[doc(hidden)]
+    fn query(q: &mut Queries) -> &mut HostedQuery<Self>;
+}
+
+macro_rules! hostable {
+    ($($t:ty => $field:ident),*) => {$(
+        impl Hostable for $t {
+            fn query(q: &mut Queries) -> &mut HostedQuery<Self> {
+                &mut q.$field
+            }
+        }
+    )*};
+}
+hostable!(ParcelState => parcel, MachineState => machine, SensorState => sensor,
+    VehicleState => vehicle, ZoneState => zone);
+
+/// Calls a generic method with the state type of `kind`.
+macro_rules! by_kind {
+    ($kind:expr, $self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $kind {
+            Kind::Parcel => $self.$method::<ParcelState>($($arg),*),
+            Kind::Machine => $self.$method::<MachineState>($($arg),*),
+            Kind::Sensor => $self.$method::<SensorState>($($arg),*),
+            Kind::Vehicle => $self.$method::<VehicleState>($($arg),*),
+            Kind::Zone => $self.$method::<ZoneState>($($arg),*),
+        }
+    };
+}
+
+pub struct ShardCore {
+    world: World,
+    queries: Queries,
+    index: IdMap<Entity>,
+    store: Option<Store>,
+    policy: UnknownPolicy,
+    /// Outputs of the inputs handled since the caller last drained them.
+    pub events: Vec<Event>,
+    pub commands: Vec<Command>,
+}
+
+impl ShardCore {
+    pub fn new(store: Option<Store>, policy: UnknownPolicy) -> ShardCore {
+        let mut world = World::new();
+        let queries = Queries {
+            parcel: world.query(),
+            machine: world.query(),
+            sensor: world.query(),
+            vehicle: world.query(),
+            zone: world.query(),
+        };
+        ShardCore {
+            world,
+            queries,
+            index: IdMap::default(),
+            store,
+            policy,
+            events: Vec::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    /// Entities resident in memory.
+    pub fn resident(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_resident(&self, id: EntityId) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    /// Creates a new entity. Fails if it exists, resident or passivated.
+    pub fn create(&mut self, record: EntityRecord, now: SimTime) -> Result<(), InputError> {
+        record.check()?;
+        let id = record.id();
+        if self.index.contains_key(&id) || self.stored(id) {
+            return Err(InputError::AlreadyExists(id));
+        }
+        if let (Some(store), false) = (&self.store, record.common.relations().is_empty()) {
+            // Relationship indexes are written at once so they can be queried
+            // both ways from anywhere; state follows at passivation.
+            let _ = store.put_relations(id, record.common.relations());
+        }
+        self.spawn(record, now, true);
+        self.events.push(Event {
+            time: now,
+            entity: id,
+            body: EventBody::Created,
+        });
+        Ok(())
+    }
+
+    fn stored(&self, id: EntityId) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|s| s.contains_state(id).unwrap_or(false))
+    }
+
+    fn spawn(&mut self, record: EntityRecord, now: SimTime, dirty: bool) -> Entity {
+        let id = record.id();
+        let common = record.common;
+        let e = match record.state {
+            KindState::Parcel(s) => self.spawn_as(common, s, now, dirty),
+            KindState::Machine(s) => self.spawn_as(common, s, now, dirty),
+            KindState::Sensor(s) => self.spawn_as(common, s, now, dirty),
+            KindState::Vehicle(s) => self.spawn_as(common, s, now, dirty),
+            KindState::Zone(s) => self.spawn_as(common, s, now, dirty),
+        };
+        self.index.insert(id, e);
+        e
+    }
+
+    fn spawn_as<S: Hostable>(
+        &mut self,
+        mut common: Common,
+        state: S,
+        now: SimTime,
+        dirty: bool,
+    ) -> Entity {
+        common.updated = common.updated.max(now);
+        self.world
+            .spawn(Hosted {
+                common,
+                state,
+                dirty,
+            })
+            .id()
+    }
+
+    fn hosted<S: Hostable>(&mut self, e: Entity) -> Mut<'_, Hosted<S>> {
+        S::query(&mut self.queries)
+            .get_mut(&mut self.world, e)
+            .expect("an indexed entity has its kind's component")
+    }
+
+    /// Finds the entity for `id`, activating it from the store or creating it
+    /// under the [`UnknownPolicy::Create`] policy.
+    fn locate(&mut self, id: EntityId, now: SimTime) -> Result<Entity, InputError> {
+        if let Some(e) = self.index.get(&id) {
+            return Ok(*e);
+        }
+        if let Some(store) = &self.store
+            && let Ok(Some(record)) = store.get_state(id)
+        {
+            return Ok(self.spawn(record, now, false));
+        }
+        match self.policy {
+            UnknownPolicy::Reject => Err(InputError::UnknownEntity(id)),
+            UnknownPolicy::Create => {
+                let name = id
+                    .local_name()
+                    .unwrap_or_else(|| format!("{id}")[id.kind().as_str().len() + 1..].to_string());
+                let record = EntityRecord {
+                    name,
+                    common: Common::new(id, ""),
+                    state: KindState::default_for(id.kind()),
+                };
+                self.events.push(Event {
+                    time: now,
+                    entity: id,
+                    body: EventBody::Created,
+                });
+                Ok(self.spawn(record, now, true))
+            }
+        }
+    }
+
+    /// Looks up the resident entities of a batch in one tight pass. Index
+    /// lookups are cache misses on a large table; done back to back they
+    /// overlap in the CPU, while interleaved with handler work they cannot.
+    pub fn resolve(&self, ids: impl Iterator<Item = EntityId>, out: &mut Vec<Option<Entity>>) {
+        out.clear();
+        out.extend(ids.map(|id| self.index.get(&id).copied()));
+    }
+
+    /// Handles one observation. Outputs land in `self.events` / `self.commands`.
+    pub fn observe(&mut self, obs: &Observation) -> Result<Applied, InputError> {
+        self.observe_resolved(None, obs)
+    }
+
+    /// Handles one observation whose entity [`ShardCore::resolve`] may have found.
+    pub fn observe_resolved(
+        &mut self,
+        entity: Option<Entity>,
+        obs: &Observation,
+    ) -> Result<Applied, InputError> {
+        let e = match entity {
+            Some(e) => e,
+            None => self.locate(obs.entity, obs.time)?,
+        };
+        by_kind!(obs.entity.kind(), self.observe_as(e, obs))
+    }
+
+    fn observe_as<S: Hostable>(
+        &mut self,
+        e: Entity,
+        obs: &Observation,
+    ) -> Result<Applied, InputError> {
+        let mut h = S::query(&mut self.queries)
+            .get_mut(&mut self.world, e)
+            .expect("an indexed entity has its kind's component");
+        let h = &mut *h;
+        let mut ctx = state::Ctx::new(obs.entity, obs.time, &mut self.events, &mut self.commands);
+        let result = state::observe(&mut h.state, &mut h.common, obs, &mut ctx);
+        h.common.updated = h.common.updated.max(obs.time);
+        h.dirty = true;
+        result
+    }
+
+    /// Handles one command.
+    pub fn command(&mut self, cmd: &Command) -> Result<(), InputError> {
+        let e = self.locate(cmd.entity, cmd.time)?;
+        by_kind!(cmd.entity.kind(), self.command_as(e, cmd))
+    }
+
+    fn command_as<S: Hostable>(&mut self, e: Entity, cmd: &Command) -> Result<(), InputError> {
+        let mut h = S::query(&mut self.queries)
+            .get_mut(&mut self.world, e)
+            .expect("an indexed entity has its kind's component");
+        let h = &mut *h;
+        let mut ctx = state::Ctx::new(cmd.entity, cmd.time, &mut self.events, &mut self.commands);
+        let result = state::command(&mut h.state, &mut h.common, cmd, &mut ctx);
+        h.common.updated = h.common.updated.max(cmd.time);
+        h.dirty = true;
+        result
+    }
+
+    /// Periodic upkeep of every resident entity at `now` (staleness…).
+    pub fn tick(&mut self, now: SimTime) {
+        for kind in Kind::ALL {
+            by_kind!(kind, self.tick_as(now));
+        }
+    }
+
+    fn tick_as<S: Hostable>(&mut self, now: SimTime) {
+        for mut h in S::query(&mut self.queries).iter_mut(&mut self.world) {
+            let h = &mut *h;
+            let before = self.events.len();
+            let mut ctx = state::Ctx::new(h.common.id, now, &mut self.events, &mut self.commands);
+            state::tick_kind(&mut h.state, &mut h.common, &mut ctx);
+            if self.events.len() != before {
+                h.dirty = true;
+            }
+        }
+    }
+
+    /// Writes idle entities (no input since `now - idle_after`) to the store
+    /// and drops them from memory. Returns how many were passivated.
+    pub fn passivate_idle(
+        &mut self,
+        now: SimTime,
+        idle_after: SimTime,
+    ) -> Result<usize, StoreError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(0);
+        };
+        let cutoff = now - idle_after;
+        let mut idle = Vec::new();
+        for kind in Kind::ALL {
+            by_kind!(
+                kind,
+                self.collect_as(&mut idle, |h| h.common.updated < cutoff)
+            );
+        }
+        let records: Vec<EntityRecord> = idle.iter().map(|(_, r)| r.clone()).collect();
+        store.put_states(&records)?;
+        for (e, r) in &idle {
+            self.world.despawn(*e);
+            self.index.remove(&r.id());
+        }
+        Ok(idle.len())
+    }
+
+    /// Writes every changed resident entity to the store.
+    pub fn checkpoint(&mut self) -> Result<usize, StoreError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(0);
+        };
+        let mut dirty = Vec::new();
+        for kind in Kind::ALL {
+            by_kind!(kind, self.collect_as(&mut dirty, |h| h.dirty));
+        }
+        store.put_states(dirty.iter().map(|(_, r)| r))?;
+        for (e, _) in &dirty {
+            for kind in Kind::ALL {
+                by_kind!(kind, self.mark_clean_as(*e));
+            }
+        }
+        Ok(dirty.len())
+    }
+
+    /// Writes the given resident entities to the store (durable ingests).
+    pub fn save(&mut self, ids: &[EntityId]) -> Result<(), StoreError> {
+        let Some(store) = self.store.clone() else {
+            return Ok(());
+        };
+        let records: Vec<EntityRecord> = ids.iter().filter_map(|id| self.snapshot(*id)).collect();
+        store.put_states(&records)?;
+        for id in ids {
+            if let Some(e) = self.index.get(id).copied() {
+                by_kind!(id.kind(), self.mark_clean_as(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn mark_clean_as<S: Hostable>(&mut self, e: Entity) {
+        if let Ok(mut h) = S::query(&mut self.queries).get_mut(&mut self.world, e) {
+            h.dirty = false;
+        }
+    }
+
+    fn collect_as<S: Hostable>(
+        &mut self,
+        out: &mut Vec<(Entity, EntityRecord)>,
+        pick: impl Fn(&Hosted<S>) -> bool,
+    ) {
+        let mut q = self.world.query::<(Entity, &Hosted<S>)>();
+        out.extend(
+            q.iter(&self.world)
+                .filter(|(_, h)| pick(h))
+                .map(|(e, h)| (e, record_of(h))),
+        );
+    }
+
+    /// The current record of a resident entity.
+    pub fn snapshot(&mut self, id: EntityId) -> Option<EntityRecord> {
+        let e = *self.index.get(&id)?;
+        by_kind!(id.kind(), self.snapshot_as(e))
+    }
+
+    fn snapshot_as<S: Hostable>(&mut self, e: Entity) -> Option<EntityRecord> {
+        Some(record_of(&*self.hosted::<S>(e)))
+    }
+
+    /// The current record of an entity, resident or passivated.
+    pub fn get(&mut self, id: EntityId) -> Result<Option<EntityRecord>, StoreError> {
+        if let Some(r) = self.snapshot(id) {
+            return Ok(Some(r));
+        }
+        match &self.store {
+            Some(s) => s.get_state(id),
+            None => Ok(None),
+        }
+    }
+
+    /// Records of every resident entity, optionally of one kind.
+    pub fn resident_records(&mut self, kind: Option<Kind>) -> Vec<EntityRecord> {
+        let mut out = Vec::new();
+        for k in Kind::ALL
+            .into_iter()
+            .filter(|k| kind.is_none_or(|x| x == *k))
+        {
+            by_kind!(k, self.collect_as(&mut out, |_| true));
+        }
+        out.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+fn record_of<S: KindBehaviour>(h: &Hosted<S>) -> EntityRecord {
+    let id = h.common.id;
+    EntityRecord {
+        name: id
+            .local_name()
+            .unwrap_or_else(|| format!("#{:x}", id.raw())),
+        common: h.common.clone(),
+        state: h.state.clone().into_state(),
+    }
+}

@@ -1,0 +1,282 @@
+//! The actix actor around a [`ShardCore`]: one per worker thread.
+//!
+//! It takes inputs in batches (a `Vec` per message, not a message per input),
+//! handles them in order, then does the shard's I/O for the whole batch: raw
+//! history to the store, notable events to the event log, all events to the bus.
+//! In lockstep mode it does none of the publishing and returns its events,
+//! tagged with the index of the input that caused them, for the runtime to merge
+//! in a fixed order.
+
+use actix::prelude::*;
+use twin_core::state::{Applied, EntityRecord, InputError};
+use twin_core::store::Store;
+use twin_core::{Command, EntityId, Event, Kind, Observation, SimTime};
+
+use crate::bus::Bus;
+use crate::shard::{ShardCore, UnknownPolicy};
+
+/// What a shard answers to a batch.
+#[derive(Debug, Default)]
+pub struct ShardReply {
+    /// Refused inputs, by their index in the caller's batch.
+    pub errors: Vec<(u32, InputError)>,
+    /// Inputs accepted but older than the current value (history only).
+    pub history_only: u32,
+    /// Lockstep only: events tagged with the index of their input.
+    pub events: Vec<(u32, Event)>,
+    /// Commands to forward to the world or a live sink.
+    pub commands: Vec<Command>,
+    /// Events produced (published or returned).
+    pub event_count: usize,
+    /// A store failure while doing the batch's I/O.
+    pub store_error: Option<String>,
+}
+
+pub struct ShardActor {
+    core: ShardCore,
+    /// Reused buffer of resolved entities for a batch.
+    resolved: Vec<Option<bevy_ecs::entity::Entity>>,
+    bus: Bus,
+    store: Option<Store>,
+    history: bool,
+}
+
+impl ShardActor {
+    pub fn new(store: Option<Store>, bus: Bus, policy: UnknownPolicy, history: bool) -> Self {
+        ShardActor {
+            core: ShardCore::new(store.clone(), policy),
+            resolved: Vec::new(),
+            bus,
+            store,
+            history,
+        }
+    }
+
+    /// Runs `f` on each input in order, tagging errors and (in lockstep) events
+    /// with the input's index, then publishes or returns the events.
+    fn run<T>(
+        &mut self,
+        items: &[(u32, T)],
+        lockstep: bool,
+        mut f: impl FnMut(&mut ShardCore, usize, &T) -> Result<Applied, InputError>,
+    ) -> (ShardReply, Vec<bool>) {
+        let mut reply = ShardReply::default();
+        let mut kept = Vec::with_capacity(items.len());
+        for (pos, (idx, item)) in items.iter().enumerate() {
+            let before = self.core.events.len();
+            let result = f(&mut self.core, pos, item);
+            kept.push(matches!(result, Ok(_) | Err(InputError::OutOfOrder { .. })));
+            match result {
+                Ok(Applied::Current) => {}
+                Ok(Applied::HistoryOnly) => reply.history_only += 1,
+                Err(e) => reply.errors.push((*idx, e)),
+            }
+            if lockstep {
+                reply
+                    .events
+                    .extend(self.core.events.drain(before..).map(|e| (*idx, e)));
+            }
+        }
+        self.finish(&mut reply, lockstep);
+        (reply, kept)
+    }
+
+    fn finish(&mut self, reply: &mut ShardReply, lockstep: bool) {
+        reply.commands = std::mem::take(&mut self.core.commands);
+        if lockstep {
+            reply.event_count = reply.events.len();
+            return;
+        }
+        // Hand the events over and keep a buffer of the same size, so the next
+        // batch does not regrow it from nothing.
+        let capacity = self.core.events.len();
+        let events = std::mem::replace(&mut self.core.events, Vec::with_capacity(capacity));
+        reply.event_count = events.len();
+        if let Some(store) = &self.store {
+            let notable: Vec<Event> = events
+                .iter()
+                .filter(|e| e.body.is_notable())
+                .cloned()
+                .collect();
+            if let Err(e) = store.append_events(&notable) {
+                reply.store_error = Some(e.to_string());
+            }
+        }
+        self.bus.publish(events);
+    }
+}
+
+impl Actor for ShardActor {
+    type Context = Context<Self>;
+}
+
+/// A batch of observations for this shard.
+#[derive(Message)]
+#[rtype(result = "ShardReply")]
+pub struct Ingest {
+    pub items: Vec<(u32, Observation)>,
+    /// Write touched entities' state too, so that a flush makes the whole
+    /// batch durable.
+    pub durable: bool,
+    pub lockstep: bool,
+}
+
+impl Handler<Ingest> for ShardActor {
+    type Result = MessageResult<Ingest>;
+
+    fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
+        let mut resolved = std::mem::take(&mut self.resolved);
+        self.core
+            .resolve(msg.items.iter().map(|(_, o)| o.entity), &mut resolved);
+        let (mut reply, kept) = self.run(&msg.items, msg.lockstep, |core, pos, obs| {
+            core.observe_resolved(resolved[pos], obs)
+        });
+        self.resolved = resolved;
+        if let (Some(store), true) = (&self.store, self.history) {
+            let accepted = msg
+                .items
+                .iter()
+                .zip(&kept)
+                .filter(|(_, k)| **k)
+                .map(|((_, o), _)| o);
+            if let Err(e) = store.write_history(accepted) {
+                reply.store_error = Some(e.to_string());
+            }
+        }
+        if msg.durable {
+            let mut touched: Vec<EntityId> = msg
+                .items
+                .iter()
+                .filter(|(_, o)| self.core.is_resident(o.entity))
+                .map(|(_, o)| o.entity)
+                .collect();
+            touched.sort_unstable();
+            touched.dedup();
+            if let Err(e) = self.core.save(&touched) {
+                reply.store_error = Some(e.to_string());
+            }
+        }
+        MessageResult(reply)
+    }
+}
+
+/// A batch of commands for this shard.
+#[derive(Message)]
+#[rtype(result = "ShardReply")]
+pub struct Commands {
+    pub items: Vec<(u32, Command)>,
+    pub lockstep: bool,
+}
+
+impl Handler<Commands> for ShardActor {
+    type Result = MessageResult<Commands>;
+
+    fn handle(&mut self, msg: Commands, _: &mut Context<Self>) -> Self::Result {
+        let (reply, _) = self.run(&msg.items, msg.lockstep, |core, _, cmd| {
+            core.command(cmd).map(|()| Applied::Current)
+        });
+        MessageResult(reply)
+    }
+}
+
+/// New entities for this shard.
+#[derive(Message)]
+#[rtype(result = "ShardReply")]
+pub struct Create {
+    pub items: Vec<(u32, EntityRecord)>,
+    pub now: SimTime,
+    pub lockstep: bool,
+}
+
+impl Handler<Create> for ShardActor {
+    type Result = MessageResult<Create>;
+
+    fn handle(&mut self, msg: Create, _: &mut Context<Self>) -> Self::Result {
+        let now = msg.now;
+        let (reply, _) = self.run(&msg.items, msg.lockstep, |core, _, rec| {
+            core.create(rec.clone(), now).map(|()| Applied::Current)
+        });
+        MessageResult(reply)
+    }
+}
+
+/// Periodic upkeep, then passivation of entities idle for `passivate_after`.
+#[derive(Message)]
+#[rtype(result = "ShardReply")]
+pub struct Tick {
+    pub now: SimTime,
+    pub passivate_after: Option<SimTime>,
+    pub lockstep: bool,
+}
+
+impl Handler<Tick> for ShardActor {
+    type Result = MessageResult<Tick>;
+
+    fn handle(&mut self, msg: Tick, _: &mut Context<Self>) -> Self::Result {
+        self.core.tick(msg.now);
+        let mut reply = ShardReply::default();
+        if msg.lockstep {
+            // Tick events are ordered by entity by the runtime.
+            reply.events = self.core.events.drain(..).map(|e| (0, e)).collect();
+        }
+        self.finish(&mut reply, msg.lockstep);
+        if let Some(idle) = msg.passivate_after
+            && let Err(e) = self.core.passivate_idle(msg.now, idle)
+        {
+            reply.store_error = Some(e.to_string());
+        }
+        MessageResult(reply)
+    }
+}
+
+/// The record of one entity, resident or passivated.
+#[derive(Message)]
+#[rtype(result = "Result<Option<EntityRecord>, String>")]
+pub struct Get(pub EntityId);
+
+impl Handler<Get> for ShardActor {
+    type Result = Result<Option<EntityRecord>, String>;
+
+    fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
+        self.core.get(msg.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Records of resident entities.
+#[derive(Message)]
+#[rtype(result = "Vec<EntityRecord>")]
+pub struct ListResident(pub Option<Kind>);
+
+impl Handler<ListResident> for ShardActor {
+    type Result = MessageResult<ListResident>;
+
+    fn handle(&mut self, msg: ListResident, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.core.resident_records(msg.0))
+    }
+}
+
+/// Writes every changed entity to the store.
+#[derive(Message)]
+#[rtype(result = "Result<usize, String>")]
+pub struct Checkpoint;
+
+impl Handler<Checkpoint> for ShardActor {
+    type Result = Result<usize, String>;
+
+    fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
+        self.core.checkpoint().map_err(|e| e.to_string())
+    }
+}
+
+/// Number of resident entities.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Resident;
+
+impl Handler<Resident> for ShardActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: Resident, _: &mut Context<Self>) -> usize {
+        self.core.resident()
+    }
+}

@@ -1,0 +1,181 @@
+//! `twin bench`: measures and prints figures (a table, or one JSON object).
+
+use clap::{Args as ClapArgs, Subcommand};
+use serde_json::json;
+use twin_actors::bench;
+use twin_core::store::{Retention, Store};
+
+use super::Result;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Runtime throughput and memory per entity (see README for the keys).
+    Runtime {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Sensor entities for the throughput runs.
+        #[arg(long, default_value_t = 1_000_000)]
+        entities: usize,
+        /// Observations per entity in each throughput run.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Worker threads (shards).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Observations per ingest batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        /// Entities for the 10M memory figure (0 skips it).
+        #[arg(long, default_value_t = 10_000_000)]
+        big: usize,
+        /// Actors for the one-actor-per-entity comparison.
+        #[arg(long, default_value_t = 100_000)]
+        actix_entities: usize,
+        /// Run only the plain twin throughput (for profiling).
+        #[arg(long, hide = true)]
+        only_twin: bool,
+    },
+    /// Resident bytes per idle entity, measured in this process (used by
+    /// `bench runtime` in a child process so each figure starts clean).
+    #[command(hide = true)]
+    Memory {
+        #[arg(long)]
+        entities: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+}
+
+pub fn main(args: Args) -> Result<()> {
+    match args.what {
+        What::Runtime {
+            json,
+            entities,
+            rounds,
+            workers,
+            batch,
+            big,
+            actix_entities,
+            only_twin,
+        } => {
+            if only_twin {
+                let run = bench::twin_obs_per_s(entities, rounds, batch, workers, None)?;
+                println!("{run:?}");
+                return Ok(());
+            }
+            runtime(json, entities, rounds, workers, batch, big, actix_entities)
+        }
+        What::Memory { entities, workers } => {
+            println!("{}", bench::bytes_per_idle_entity(entities, workers)?);
+            Ok(())
+        }
+    }
+}
+
+/// Runs `twin bench memory` in a fresh process and returns its figure.
+fn memory_in_child(entities: usize, workers: usize) -> Result<f64> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "memory", "--entities", &entities.to_string()])
+        .args(["--workers", &workers.to_string()])
+        .env("RUST_LOG", "warn")
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "memory run with {entities} entities failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn runtime(
+    json: bool,
+    n: usize,
+    rounds: usize,
+    workers: usize,
+    batch: usize,
+    big: usize,
+    actix_n: usize,
+) -> Result<()> {
+    let step = |what: &str| {
+        if !json {
+            eprintln!("… {what}");
+        }
+    };
+    let (ids, _) = bench::sensors(n);
+    step("baseline: plain per-shard vectors");
+    let raw = bench::raw_obs_per_s(&ids, bench::load(&ids, rounds, batch), workers);
+    drop(ids);
+    step("twin: ingest → entity actors → bus");
+    let twin = bench::twin_obs_per_s(n, rounds, batch, workers, None)?;
+    step("twin with history in sled");
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), Retention::default())?;
+    let hist = bench::twin_obs_per_s(n, rounds, batch, workers, Some(store))?;
+    step("memory per idle entity");
+    let mem = memory_in_child(n, workers)?;
+    let mem_big = if big > 0 {
+        step("memory per idle entity at the large count");
+        Some(memory_in_child(big, workers)?)
+    } else {
+        None
+    };
+    step("one actix actor per entity");
+    let actix = bench::actix_per_entity_obs_per_s(actix_n, rounds, workers);
+    let report = json!({
+        "entities": n,
+        "workers": workers,
+        "observations": twin.observations,
+        "raw_obs_per_s": raw.round(),
+        "twin_obs_per_s": twin.obs_per_s.round(),
+        "twin_events_received": twin.events_received,
+        "twin_events_missed": twin.events_missed,
+        "twin_obs_per_s_with_history": hist.obs_per_s.round(),
+        "ratio": twin.obs_per_s / raw,
+        "bytes_per_idle_entity": mem.round(),
+        "bytes_per_idle_entity_10m": mem_big.map(f64::round),
+        "big_entities": big,
+        "actix_per_entity_obs_per_s": actix.round(),
+        "actix_entities": actix_n,
+    });
+    if json {
+        println!("{report}");
+    } else {
+        let rows = [
+            ("raw_obs_per_s (baseline)", format!("{:>14.0}", raw)),
+            ("twin_obs_per_s", format!("{:>14.0}", twin.obs_per_s)),
+            (
+                "twin_obs_per_s_with_history",
+                format!("{:>14.0}", hist.obs_per_s),
+            ),
+            ("ratio", format!("{:>14.3}", twin.obs_per_s / raw)),
+            ("bytes_per_idle_entity", format!("{:>14.0}", mem)),
+            (
+                "bytes_per_idle_entity_10m",
+                mem_big.map_or("skipped".into(), |m| format!("{m:>14.0}")),
+            ),
+            ("actix_per_entity_obs_per_s", format!("{:>14.0}", actix)),
+        ];
+        println!(
+            "{n} sensor entities, {workers} workers, {} observations per run",
+            twin.observations
+        );
+        for (k, v) in rows {
+            println!("{k:<30} {v}");
+        }
+        println!(
+            "events counted by the subscriber: {} received, {} missed",
+            twin.events_received, twin.events_missed
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Commands: what planners and operators ask of entities.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::EntityId;
+use crate::measurand::Measurand;
+use crate::time::SimTime;
+use crate::value::Value;
+
+/// A request addressed to one entity. The entity actor records it (desired
+/// state, status) and forwards it to the world or a live sink, which acts on it
+/// with its own delay; the entity learns the effect only from observations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub entity: EntityId,
+    pub time: SimTime,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Set the desired value of a commandable property (pump on, valve 40%,
+    /// bus headway 600 s).
+    SetDesired { measurand: Measurand, value: Value },
+    /// Take a machine out of service for maintenance.
+    BeginMaintenance,
+    /// Return a machine to service after maintenance.
+    EndMaintenance,
+}

@@ -1,0 +1,144 @@
+//! Events: what the twin publishes when an entity's state changes.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::EntityId;
+use crate::measurand::Measurand;
+use crate::state::Status;
+use crate::time::SimTime;
+use crate::value::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// Stable id of an alert: one per (entity, measurand) rule, so raising the same
+/// alert twice is recognisable and clearing names what is cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AlertId(pub u64);
+
+impl AlertId {
+    pub fn of(entity: EntityId, measurand: Measurand) -> AlertId {
+        AlertId(entity.raw() ^ ((measurand as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub time: SimTime,
+    pub entity: EntityId,
+    pub body: EventBody,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventBody {
+    /// The entity was created (first activation ever).
+    Created,
+    /// A reported value changed.
+    StateChanged {
+        measurand: Measurand,
+        value: Value,
+    },
+    /// A desired value was set by a command.
+    DesiredChanged {
+        measurand: Measurand,
+        value: Value,
+    },
+    /// A value crossed an alarm limit, in either direction.
+    ThresholdCrossed {
+        measurand: Measurand,
+        limit: f64,
+        value: f64,
+        rising: bool,
+    },
+    /// A status (machine status, sensor quality, vehicle status, alert level,
+    /// crop health) changed.
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    AlertRaised {
+        alert: AlertId,
+        severity: Severity,
+        measurand: Measurand,
+        message: Arc<str>,
+    },
+    AlertCleared {
+        alert: AlertId,
+    },
+}
+
+/// Event types, for subscriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Created,
+    StateChanged,
+    DesiredChanged,
+    ThresholdCrossed,
+    StatusChanged,
+    AlertRaised,
+    AlertCleared,
+}
+
+impl EventBody {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventBody::Created => EventType::Created,
+            EventBody::StateChanged { .. } => EventType::StateChanged,
+            EventBody::DesiredChanged { .. } => EventType::DesiredChanged,
+            EventBody::ThresholdCrossed { .. } => EventType::ThresholdCrossed,
+            EventBody::StatusChanged { .. } => EventType::StatusChanged,
+            EventBody::AlertRaised { .. } => EventType::AlertRaised,
+            EventBody::AlertCleared { .. } => EventType::AlertCleared,
+        }
+    }
+
+    /// Whether the event belongs in the persistent event log. Value updates are
+    /// already in the time-series history, so the log keeps the rest.
+    pub fn is_notable(&self) -> bool {
+        !matches!(self, EventBody::StateChanged { .. })
+    }
+}
+
+/// A running hash over an ordered event stream: equal hashes mean equal logs.
+#[derive(Clone)]
+pub struct EventLogHash {
+    hasher: xxhash_rust::xxh3::Xxh3,
+    count: u64,
+    buf: Vec<u8>,
+}
+
+impl Default for EventLogHash {
+    fn default() -> Self {
+        EventLogHash {
+            hasher: xxhash_rust::xxh3::Xxh3::new(),
+            count: 0,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl EventLogHash {
+    pub fn push(&mut self, event: &Event) {
+        self.buf.clear();
+        let bytes = postcard::to_extend(event, std::mem::take(&mut self.buf))
+            .expect("events always serialise");
+        self.hasher.update(&bytes);
+        self.buf = bytes;
+        self.count += 1;
+    }
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+    pub fn digest(&self) -> u64 {
+        self.hasher.digest()
+    }
+}

@@ -1,0 +1,227 @@
+//! Entity state: what is common to every kind, and the typed state per kind.
+//!
+//! Every entity has [`Common`] data (subtype, tags, relationships, desired
+//! values, and [`Readings`]: the last reported value of each measurand) and one
+//! kind-specific state. Each kind's behaviour is a plain function of
+//! (state, input, context) in its own module, with no I/O, so the runtime, the
+//! lockstep replayer and the tests all run the same code.
+
+mod behaviour;
+mod controls;
+mod machine;
+mod parcel;
+mod readings;
+mod sensor;
+mod vehicle;
+mod zone;
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+pub use behaviour::{
+    Applied, Ctx, InputError, KindBehaviour, apply_command, apply_observation, command, observe,
+    tick, tick_kind, validate,
+};
+pub use controls::{Control, ControlView};
+pub use machine::{MachineState, MachineStatus, RulEstimate};
+pub use parcel::{CropHealth, GrowthStage, ParcelState};
+pub use readings::{AlarmLevel, Reading, Readings};
+pub use sensor::SensorState;
+pub use vehicle::{VehicleMode, VehicleState, VehicleStatus};
+pub use zone::{ZoneShape, ZoneState, ZoneType};
+
+use crate::id::{EntityId, Kind};
+use crate::observation::Quality;
+use crate::time::SimTime;
+
+/// A relationship from one entity to another. Stored forward on the entity and
+/// indexed both ways by the store, so "what is attached to press-07" is a
+/// prefix scan, not a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// A sensor attached to a machine, parcel, vehicle or zone.
+    AttachedTo(EntityId),
+    /// A parcel, machine or sensor lying in a zone.
+    LiesIn(EntityId),
+}
+
+impl Relation {
+    pub fn target(self) -> EntityId {
+        match self {
+            Relation::AttachedTo(t) | Relation::LiesIn(t) => t,
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            Relation::AttachedTo(_) => 1,
+            Relation::LiesIn(_) => 2,
+        }
+    }
+    pub fn from_code(code: u8, target: EntityId) -> Option<Relation> {
+        match code {
+            1 => Some(Relation::AttachedTo(target)),
+            2 => Some(Relation::LiesIn(target)),
+            _ => None,
+        }
+    }
+    /// Checks the kinds at both ends make sense.
+    pub fn check(self, from: EntityId) -> Result<(), InputError> {
+        let ok = match self {
+            Relation::AttachedTo(t) => from.kind() == Kind::Sensor && t.kind() != Kind::Sensor,
+            Relation::LiesIn(t) => t.kind() == Kind::Zone && from != t,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(InputError::BadRelation {
+                from,
+                relation: self,
+            })
+        }
+    }
+}
+
+/// Rarely-present common data, boxed so that an entity without tags,
+/// relationships or desired values costs one pointer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extras {
+    pub tags: Vec<CompactString>,
+    pub relations: Vec<Relation>,
+    pub controls: Vec<Control>,
+}
+
+/// What every entity carries whatever its kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Common {
+    pub id: EntityId,
+    /// Domain subtype: "cocoa", "bus", "cnc-mill", "pm25", "district"…
+    pub subtype: CompactString,
+    /// Time of the last input applied.
+    pub updated: SimTime,
+    pub readings: Readings,
+    pub extras: Option<Box<Extras>>,
+}
+
+impl Common {
+    pub fn new(id: EntityId, subtype: &str) -> Common {
+        Common {
+            id,
+            subtype: subtype.into(),
+            updated: SimTime::MIN,
+            readings: Readings::default(),
+            extras: None,
+        }
+    }
+    pub fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+    pub fn relations(&self) -> &[Relation] {
+        self.extras.as_deref().map_or(&[], |e| &e.relations)
+    }
+    pub fn tags(&self) -> &[CompactString] {
+        self.extras.as_deref().map_or(&[], |e| &e.tags)
+    }
+    pub fn controls(&self) -> &[Control] {
+        self.extras.as_deref().map_or(&[], |e| &e.controls)
+    }
+    /// Desired against reported for every commandable property.
+    pub fn control_views(&self) -> Vec<ControlView> {
+        self.controls()
+            .iter()
+            .map(|c| c.view(&self.readings))
+            .collect()
+    }
+}
+
+/// The kind-specific state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindState {
+    Parcel(ParcelState),
+    Machine(MachineState),
+    Sensor(SensorState),
+    Vehicle(VehicleState),
+    Zone(ZoneState),
+}
+
+impl KindState {
+    pub fn kind(&self) -> Kind {
+        match self {
+            KindState::Parcel(_) => Kind::Parcel,
+            KindState::Machine(_) => Kind::Machine,
+            KindState::Sensor(_) => Kind::Sensor,
+            KindState::Vehicle(_) => Kind::Vehicle,
+            KindState::Zone(_) => Kind::Zone,
+        }
+    }
+    /// The state a newly created entity of `kind` starts with.
+    pub fn default_for(kind: Kind) -> KindState {
+        match kind {
+            Kind::Parcel => KindState::Parcel(ParcelState::default()),
+            Kind::Machine => KindState::Machine(MachineState::default()),
+            Kind::Sensor => KindState::Sensor(SensorState::default()),
+            Kind::Vehicle => KindState::Vehicle(VehicleState::default()),
+            Kind::Zone => KindState::Zone(ZoneState::default()),
+        }
+    }
+}
+
+/// A whole entity, as stored, listed and inspected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityRecord {
+    /// The local name (`press-07` of `machine/press-07`).
+    pub name: String,
+    pub common: Common,
+    pub state: KindState,
+}
+
+impl EntityRecord {
+    /// A new entity `kind/name` of `subtype` in its default state.
+    pub fn new(kind: Kind, name: &str, subtype: &str) -> EntityRecord {
+        let id = EntityId::new(kind, name);
+        EntityRecord {
+            name: name.to_string(),
+            common: Common::new(id, subtype),
+            state: KindState::default_for(kind),
+        }
+    }
+    pub fn id(&self) -> EntityId {
+        self.common.id
+    }
+    pub fn with_state(mut self, state: KindState) -> Self {
+        assert_eq!(state.kind(), self.id().kind(), "state of another kind");
+        self.state = state;
+        self
+    }
+    pub fn with_relation(mut self, relation: Relation) -> Self {
+        self.common.extras_mut().relations.push(relation);
+        self
+    }
+    pub fn with_tag(mut self, tag: &str) -> Self {
+        self.common.extras_mut().tags.push(tag.into());
+        self
+    }
+    /// Checks the record is coherent before it is created.
+    pub fn check(&self) -> Result<(), InputError> {
+        let id = self.id();
+        if EntityId::of(id.kind(), &self.name) != id || self.state.kind() != id.kind() {
+            return Err(InputError::IdMismatch(id));
+        }
+        if !crate::names::consistent(id, &self.name) {
+            return Err(InputError::NameCollision(id, self.name.clone()));
+        }
+        self.common.relations().iter().try_for_each(|r| r.check(id))
+    }
+}
+
+/// Any status an entity can be in, for [`crate::event::EventBody::StatusChanged`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Machine(MachineStatus),
+    Sensor(Quality),
+    Vehicle(VehicleStatus),
+    Zone(AlarmLevel),
+    Crop(CropHealth),
+}

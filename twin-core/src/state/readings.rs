@@ -1,0 +1,182 @@
+//! The last reported value of each measurand of an entity, and the alarm logic
+//! on it. Shared by every kind: ordering, thresholds and alerts work the same
+//! for a PM2.5 station, a vibration sensor and a district aggregate.
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+use super::behaviour::{Applied, Ctx};
+use crate::event::{AlertId, EventBody, Severity};
+use crate::measurand::{AlarmLimits, Measurand};
+use crate::observation::{Observation, Quality};
+use crate::time::SimTime;
+use crate::value::Value;
+
+/// Where a value stands against its alarm limits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmLevel {
+    #[default]
+    Normal,
+    Warning,
+    Critical,
+}
+
+/// Fraction of a limit a value must come back by before the level drops, so a
+/// value hovering at a limit does not raise and clear alerts on every sample.
+const DEADBAND: f64 = 0.02;
+
+impl AlarmLevel {
+    fn severity(self) -> Option<Severity> {
+        match self {
+            AlarmLevel::Normal => None,
+            AlarmLevel::Warning => Some(Severity::Warning),
+            AlarmLevel::Critical => Some(Severity::Critical),
+        }
+    }
+
+    /// The level of `x` given the previous level (with deadband on the way back).
+    fn next(self, limits: AlarmLimits, x: f64) -> AlarmLevel {
+        let beyond = |limit: f64, back_off: bool| {
+            let margin = if back_off {
+                limit.abs() * DEADBAND
+            } else {
+                0.0
+            };
+            if limits.falling {
+                x < limit + margin
+            } else {
+                x > limit - margin
+            }
+        };
+        if beyond(limits.critical, self == AlarmLevel::Critical) {
+            AlarmLevel::Critical
+        } else if beyond(limits.warning, self >= AlarmLevel::Warning) {
+            AlarmLevel::Warning
+        } else {
+            AlarmLevel::Normal
+        }
+    }
+
+    fn limit(limits: AlarmLimits, level: AlarmLevel) -> f64 {
+        match level {
+            AlarmLevel::Critical => limits.critical,
+            _ => limits.warning,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub measurand: Measurand,
+    pub value: Value,
+    pub time: SimTime,
+    pub quality: Quality,
+    pub level: AlarmLevel,
+    /// How many consecutive observations carried exactly this value.
+    pub repeats: u16,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Readings(SmallVec<[Reading; 1]>);
+
+impl Readings {
+    pub fn get(&self, m: Measurand) -> Option<&Reading> {
+        self.0.iter().find(|r| r.measurand == m)
+    }
+    pub fn value(&self, m: Measurand) -> Option<&Value> {
+        self.get(m).map(|r| &r.value)
+    }
+    pub fn number(&self, m: Measurand) -> Option<f64> {
+        self.value(m).and_then(Value::as_f64)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Reading> {
+        self.0.iter()
+    }
+    /// The highest alarm level among the readings.
+    pub fn worst_level(&self) -> AlarmLevel {
+        self.0.iter().map(|r| r.level).max().unwrap_or_default()
+    }
+    /// The latest time any measurand was reported.
+    pub fn latest(&self) -> Option<SimTime> {
+        self.0.iter().map(|r| r.time).max()
+    }
+
+    /// Records `obs` if it is not older than what is known, emitting the value
+    /// change, threshold crossings and alert transitions. An older observation
+    /// changes nothing here ([`Applied::HistoryOnly`]).
+    pub fn update(&mut self, obs: &Observation, ctx: &mut Ctx) -> Applied {
+        let i = match self.0.iter().position(|r| r.measurand == obs.measurand) {
+            Some(i) => i,
+            None => {
+                self.0.push(Reading {
+                    measurand: obs.measurand,
+                    value: obs.value.clone(),
+                    time: SimTime::MIN,
+                    quality: obs.quality,
+                    level: AlarmLevel::Normal,
+                    repeats: 0,
+                });
+                self.0.len() - 1
+            }
+        };
+        let r = &mut self.0[i];
+        if obs.time < r.time {
+            return Applied::HistoryOnly;
+        }
+        let same = r.time != SimTime::MIN && r.value == obs.value;
+        r.repeats = if same { r.repeats.saturating_add(1) } else { 0 };
+        r.time = obs.time;
+        r.quality = obs.quality;
+        if !same {
+            r.value = obs.value.clone();
+        }
+        ctx.emit(EventBody::StateChanged {
+            measurand: obs.measurand,
+            value: obs.value.clone(),
+        });
+        if let (Some(limits), Some(x)) = (obs.measurand.alarm(), obs.value.as_f64()) {
+            let before = r.level;
+            let after = before.next(limits, x);
+            if after != before {
+                r.level = after;
+                raise_or_clear(obs.measurand, limits, before, after, x, ctx);
+            }
+        }
+        Applied::Current
+    }
+}
+
+fn raise_or_clear(
+    m: Measurand,
+    limits: AlarmLimits,
+    before: AlarmLevel,
+    after: AlarmLevel,
+    x: f64,
+    ctx: &mut Ctx,
+) {
+    let rising = after > before;
+    let crossed = if rising { after } else { before };
+    ctx.emit(EventBody::ThresholdCrossed {
+        measurand: m,
+        limit: AlarmLevel::limit(limits, crossed),
+        value: x,
+        rising,
+    });
+    let alert = AlertId::of(ctx.entity(), m);
+    match after.severity() {
+        Some(severity) => {
+            let dir = if limits.falling { "below" } else { "above" };
+            let limit = AlarmLevel::limit(limits, after);
+            let message = format!("{m} {x} {} {dir} {limit} {}", m.unit(), m.unit());
+            ctx.emit(EventBody::AlertRaised {
+                alert,
+                severity,
+                measurand: m,
+                message: message.replace("  ", " ").trim().into(),
+            });
+        }
+        None => ctx.emit(EventBody::AlertCleared { alert }),
+    }
+}

@@ -1,0 +1,98 @@
+//! The value an observation carries or a command asks for.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// A measured or desired value. Numbers dominate; positions, flags, text
+/// statuses and estimates with an interval (remaining useful life) are the rest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Number(f64),
+    Flag(bool),
+    /// WGS84 longitude and latitude in degrees.
+    Point {
+        lon: f64,
+        lat: f64,
+    },
+    Text(Arc<str>),
+    /// An estimate with its interval, e.g. RUL 120 h in [90, 160].
+    Interval {
+        value: f64,
+        low: f64,
+        high: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    Number,
+    Flag,
+    Point,
+    Text,
+    Interval,
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueType::Number => "number",
+            ValueType::Flag => "flag",
+            ValueType::Point => "point",
+            ValueType::Text => "text",
+            ValueType::Interval => "interval",
+        })
+    }
+}
+
+impl Value {
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Number(_) => ValueType::Number,
+            Value::Flag(_) => ValueType::Flag,
+            Value::Point { .. } => ValueType::Point,
+            Value::Text(_) => ValueType::Text,
+            Value::Interval { .. } => ValueType::Interval,
+        }
+    }
+
+    /// The scalar that history roll-ups and thresholds use, if any.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(v) => Some(*v),
+            Value::Flag(b) => Some(f64::from(u8::from(*b))),
+            Value::Interval { value, .. } => Some(*value),
+            Value::Point { .. } | Value::Text(_) => None,
+        }
+    }
+
+    /// All the floating-point components, for finiteness checks.
+    pub fn components(&self) -> impl Iterator<Item = f64> {
+        let (a, b, c) = match self {
+            Value::Number(v) => (Some(*v), None, None),
+            Value::Point { lon, lat } => (Some(*lon), Some(*lat), None),
+            Value::Interval { value, low, high } => (Some(*value), Some(*low), Some(*high)),
+            Value::Flag(_) | Value::Text(_) => (None, None, None),
+        };
+        a.into_iter().chain(b).chain(c)
+    }
+
+    pub fn text(s: &str) -> Value {
+        Value::Text(Arc::from(s))
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Number(v) => write!(f, "{v}"),
+            Value::Flag(b) => write!(f, "{}", if *b { "on" } else { "off" }),
+            Value::Point { lon, lat } => write!(f, "({lon:.6}, {lat:.6})"),
+            Value::Text(s) => f.write_str(s),
+            Value::Interval { value, low, high } => write!(f, "{value} [{low}, {high}]"),
+        }
+    }
+}
