@@ -30,21 +30,20 @@ pub enum UnknownPolicy {
     Create,
 }
 
-/// One hosted entity: common data, kind state, and whether it changed since
-/// it was last written to the store. `common.updated` (simulated time of the
-/// latest input) drives passivation.
+/// One hosted entity: common data and kind state. `common.updated` (simulated
+/// time of the latest input) drives passivation; `common.dirty` says whether it
+/// changed since it was last written to the store.
 #[derive(Component)]
 pub struct Hosted<S: KindBehaviour> {
     pub common: Common,
     pub state: S,
-    pub dirty: bool,
 }
 
 type HostedQuery<S> = QueryState<&'static mut Hosted<S>>;
 
 /// One cached query per kind: looking an entity up through a cached query
 /// skips the per-call component lookup that `World::get_mut` does.
-struct Queries {
+pub(crate) struct Queries {
     parcel: HostedQuery<ParcelState>,
     machine: HostedQuery<MachineState>,
     sensor: HostedQuery<SensorState>,
@@ -173,13 +172,8 @@ impl ShardCore {
         dirty: bool,
     ) -> Entity {
         common.updated = common.updated.max(now);
-        self.world
-            .spawn(Hosted {
-                common,
-                state,
-                dirty,
-            })
-            .id()
+        common.dirty = dirty;
+        self.world.spawn(Hosted { common, state }).id()
     }
 
     fn hosted<S: Hostable>(&mut self, e: Entity) -> Mut<'_, Hosted<S>> {
@@ -258,7 +252,7 @@ impl ShardCore {
         let mut ctx = state::Ctx::new(obs.entity, obs.time, &mut self.events, &mut self.commands);
         let result = state::observe(&mut h.state, &mut h.common, obs, &mut ctx);
         h.common.updated = h.common.updated.max(obs.time);
-        h.dirty = true;
+        h.common.dirty = true;
         result
     }
 
@@ -276,7 +270,7 @@ impl ShardCore {
         let mut ctx = state::Ctx::new(cmd.entity, cmd.time, &mut self.events, &mut self.commands);
         let result = state::command(&mut h.state, &mut h.common, cmd, &mut ctx);
         h.common.updated = h.common.updated.max(cmd.time);
-        h.dirty = true;
+        h.common.dirty = true;
         result
     }
 
@@ -294,7 +288,7 @@ impl ShardCore {
             let mut ctx = state::Ctx::new(h.common.id, now, &mut self.events, &mut self.commands);
             state::tick_kind(&mut h.state, &mut h.common, &mut ctx);
             if self.events.len() != before {
-                h.dirty = true;
+                h.common.dirty = true;
             }
         }
     }
@@ -333,7 +327,7 @@ impl ShardCore {
         };
         let mut dirty = Vec::new();
         for kind in Kind::ALL {
-            by_kind!(kind, self.collect_as(&mut dirty, |h| h.dirty));
+            by_kind!(kind, self.collect_as(&mut dirty, |h| h.common.dirty));
         }
         store.put_states(dirty.iter().map(|(_, r)| r))?;
         for (e, _) in &dirty {
@@ -361,7 +355,7 @@ impl ShardCore {
 
     fn mark_clean_as<S: Hostable>(&mut self, e: Entity) {
         if let Ok(mut h) = S::query(&mut self.queries).get_mut(&mut self.world, e) {
-            h.dirty = false;
+            h.common.dirty = false;
         }
     }
 

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod rng;
 pub mod state;
 pub mod store;
+pub mod subtype;
 pub mod time;
 pub mod value;
 

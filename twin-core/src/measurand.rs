@@ -126,6 +126,48 @@ impl fmt::Display for Measurand {
     }
 }
 
+/// A set of measurands in one word (there are fewer than 64).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MeasurandSet(u64);
+
+const _: () = assert!(Measurand::ALL.len() <= 64);
+
+impl MeasurandSet {
+    pub fn of(ms: &[Measurand]) -> MeasurandSet {
+        MeasurandSet(ms.iter().fold(0, |bits, m| bits | 1 << *m as u16))
+    }
+    pub fn contains(self, m: Measurand) -> bool {
+        self.0 & (1 << m as u16) != 0
+    }
+    pub fn insert(&mut self, m: Measurand) {
+        self.0 |= 1 << m as u16;
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Measurand> {
+        Measurand::ALL
+            .iter()
+            .copied()
+            .filter(move |m| self.contains(*m))
+    }
+}
+
+/// Serialised as a list of names, so stored and displayed sets stay readable
+/// and survive the measurand list growing.
+impl Serialize for MeasurandSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.iter().collect::<Vec<_>>().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MeasurandSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<Measurand>::deserialize(d)?;
+        Ok(MeasurandSet::of(&list))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown measurand `{0}`")]
 pub struct UnknownMeasurand(pub String);

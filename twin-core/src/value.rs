@@ -18,12 +18,17 @@ pub enum Value {
         lat: f64,
     },
     Text(Arc<str>),
-    /// An estimate with its interval, e.g. RUL 120 h in [90, 160].
-    Interval {
-        value: f64,
-        low: f64,
-        high: f64,
-    },
+    /// An estimate with its interval, e.g. RUL 120 h in [90, 160]. Boxed:
+    /// it is rare, and inline it would make every value a third larger.
+    Interval(Box<Estimate>),
+}
+
+/// An estimate and its interval.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +60,7 @@ impl Value {
             Value::Flag(_) => ValueType::Flag,
             Value::Point { .. } => ValueType::Point,
             Value::Text(_) => ValueType::Text,
-            Value::Interval { .. } => ValueType::Interval,
+            Value::Interval(_) => ValueType::Interval,
         }
     }
 
@@ -64,7 +69,7 @@ impl Value {
         match self {
             Value::Number(v) => Some(*v),
             Value::Flag(b) => Some(f64::from(u8::from(*b))),
-            Value::Interval { value, .. } => Some(*value),
+            Value::Interval(e) => Some(e.value),
             Value::Point { .. } | Value::Text(_) => None,
         }
     }
@@ -74,7 +79,7 @@ impl Value {
         let (a, b, c) = match self {
             Value::Number(v) => (Some(*v), None, None),
             Value::Point { lon, lat } => (Some(*lon), Some(*lat), None),
-            Value::Interval { value, low, high } => (Some(*value), Some(*low), Some(*high)),
+            Value::Interval(e) => (Some(e.value), Some(e.low), Some(e.high)),
             Value::Flag(_) | Value::Text(_) => (None, None, None),
         };
         a.into_iter().chain(b).chain(c)
@@ -82,6 +87,10 @@ impl Value {
 
     pub fn text(s: &str) -> Value {
         Value::Text(Arc::from(s))
+    }
+
+    pub fn interval(value: f64, low: f64, high: f64) -> Value {
+        Value::Interval(Box::new(Estimate { value, low, high }))
     }
 }
 
@@ -92,7 +101,7 @@ impl fmt::Display for Value {
             Value::Flag(b) => write!(f, "{}", if *b { "on" } else { "off" }),
             Value::Point { lon, lat } => write!(f, "({lon:.6}, {lat:.6})"),
             Value::Text(s) => f.write_str(s),
-            Value::Interval { value, low, high } => write!(f, "{value} [{low}, {high}]"),
+            Value::Interval(e) => write!(f, "{} [{}, {}]", e.value, e.low, e.high),
         }
     }
 }

@@ -122,11 +122,11 @@ impl KindBehaviour for MachineState {
             }
             (Measurand::HealthIndex, Value::Number(h)) => self.health_index = Some(*h),
             (Measurand::OperatingHours, Value::Number(h)) => self.operating_hours = *h,
-            (Measurand::Rul, Value::Interval { value, low, high }) => {
+            (Measurand::Rul, Value::Interval(e)) => {
                 self.rul = Some(RulEstimate {
-                    hours: *value,
-                    low: *low,
-                    high: *high,
+                    hours: e.value,
+                    low: e.low,
+                    high: e.high,
                     at: obs.time,
                 });
             }

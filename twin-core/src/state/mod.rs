@@ -16,6 +16,8 @@ mod vehicle;
 mod zone;
 
 use compact_str::CompactString;
+
+use crate::subtype::Subtype;
 use serde::{Deserialize, Serialize};
 
 pub use behaviour::{
@@ -96,7 +98,11 @@ pub struct Extras {
 pub struct Common {
     pub id: EntityId,
     /// Domain subtype: "cocoa", "bus", "cnc-mill", "pm25", "district"…
-    pub subtype: CompactString,
+    pub subtype: Subtype,
+    /// Changed since a host last stored it. Bookkeeping for hosts, kept here
+    /// because it fits in padding that a separate field would not.
+    #[serde(skip)]
+    pub dirty: bool,
     /// Time of the last input applied.
     pub updated: SimTime,
     pub readings: Readings,
@@ -107,7 +113,8 @@ impl Common {
     pub fn new(id: EntityId, subtype: &str) -> Common {
         Common {
             id,
-            subtype: subtype.into(),
+            subtype: Subtype::new(subtype),
+            dirty: false,
             updated: SimTime::MIN,
             readings: Readings::default(),
             extras: None,

@@ -3,7 +3,6 @@
 //! for a PM2.5 station, a vibration sensor and a district aggregate.
 
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 
 use super::behaviour::{Applied, Ctx};
 use crate::event::{AlertId, EventBody, Severity};
@@ -77,13 +76,70 @@ pub struct Reading {
     pub repeats: u16,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Readings(SmallVec<[Reading; 1]>);
+/// The readings of an entity. Most entities report one measurand, so one
+/// reading is stored inline and more spill to the heap; unlike a small vector,
+/// this spends no word on a capacity (it is in every entity).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Readings(Repr);
+
+#[derive(Clone, Debug, Default, PartialEq)]
+enum Repr {
+    #[default]
+    Empty,
+    One(Reading),
+    Many(Vec<Reading>),
+}
+
+impl Serialize for Readings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Readings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut v = Vec::<Reading>::deserialize(d)?;
+        Ok(Readings(match v.len() {
+            0 => Repr::Empty,
+            1 => Repr::One(v.pop().expect("one")),
+            _ => Repr::Many(v),
+        }))
+    }
+}
 
 impl Readings {
+    pub fn as_slice(&self) -> &[Reading] {
+        match &self.0 {
+            Repr::Empty => &[],
+            Repr::One(r) => std::slice::from_ref(r),
+            Repr::Many(v) => v,
+        }
+    }
+    fn as_mut_slice(&mut self) -> &mut [Reading] {
+        match &mut self.0 {
+            Repr::Empty => &mut [],
+            Repr::One(r) => std::slice::from_mut(r),
+            Repr::Many(v) => v,
+        }
+    }
+    fn push(&mut self, r: Reading) {
+        self.0 = match std::mem::take(&mut self.0) {
+            Repr::Empty => Repr::One(r),
+            Repr::One(a) => Repr::Many(vec![a, r]),
+            Repr::Many(mut v) => {
+                v.push(r);
+                Repr::Many(v)
+            }
+        };
+    }
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     pub fn get(&self, m: Measurand) -> Option<&Reading> {
-        self.0.iter().find(|r| r.measurand == m)
+        self.as_slice().iter().find(|r| r.measurand == m)
     }
     pub fn value(&self, m: Measurand) -> Option<&Value> {
         self.get(m).map(|r| &r.value)
@@ -92,25 +148,26 @@ impl Readings {
         self.value(m).and_then(Value::as_f64)
     }
     pub fn iter(&self) -> impl Iterator<Item = &Reading> {
-        self.0.iter()
+        self.as_slice().iter()
     }
     /// The highest alarm level among the readings.
     pub fn worst_level(&self) -> AlarmLevel {
-        self.0.iter().map(|r| r.level).max().unwrap_or_default()
+        self.iter().map(|r| r.level).max().unwrap_or_default()
     }
     /// The latest time any measurand was reported.
     pub fn latest(&self) -> Option<SimTime> {
-        self.0.iter().map(|r| r.time).max()
+        self.iter().map(|r| r.time).max()
     }
 
     /// Records `obs` if it is not older than what is known, emitting the value
     /// change, threshold crossings and alert transitions. An older observation
     /// changes nothing here ([`Applied::HistoryOnly`]).
     pub fn update(&mut self, obs: &Observation, ctx: &mut Ctx) -> Applied {
-        let i = match self.0.iter().position(|r| r.measurand == obs.measurand) {
+        let found = self.iter().position(|r| r.measurand == obs.measurand);
+        let i = match found {
             Some(i) => i,
             None => {
-                self.0.push(Reading {
+                self.push(Reading {
                     measurand: obs.measurand,
                     value: obs.value.clone(),
                     time: SimTime::MIN,
@@ -118,10 +175,10 @@ impl Readings {
                     level: AlarmLevel::Normal,
                     repeats: 0,
                 });
-                self.0.len() - 1
+                self.len() - 1
             }
         };
-        let r = &mut self.0[i];
+        let r = &mut self.as_mut_slice()[i];
         if obs.time < r.time {
             return Applied::HistoryOnly;
         }

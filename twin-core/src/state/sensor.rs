@@ -2,13 +2,12 @@
 //! of their data quality.
 
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 
 use super::behaviour::{Ctx, InputError, KindBehaviour};
 use super::{Common, KindState, Status};
 use crate::event::EventBody;
 use crate::id::Kind;
-use crate::measurand::Measurand;
+use crate::measurand::{Measurand, MeasurandSet};
 use crate::observation::{Observation, Quality};
 use crate::time::SimTime;
 
@@ -20,7 +19,7 @@ pub const STALE_AFTER_PERIODS: i64 = 3;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SensorState {
     /// What it measures; empty means "whatever it reports".
-    pub measurands: SmallVec<[Measurand; 2]>,
+    pub measurands: MeasurandSet,
     pub sampling_period_ms: u32,
     pub battery_pct: Option<f32>,
     pub quality: Quality,
@@ -29,7 +28,7 @@ pub struct SensorState {
 impl Default for SensorState {
     fn default() -> Self {
         SensorState {
-            measurands: SmallVec::new(),
+            measurands: MeasurandSet::default(),
             sampling_period_ms: 60_000,
             battery_pct: None,
             quality: Quality::Ok,
@@ -40,7 +39,7 @@ impl Default for SensorState {
 impl SensorState {
     pub fn measuring(measurands: &[Measurand], period: SimTime) -> Self {
         SensorState {
-            measurands: measurands.iter().copied().collect(),
+            measurands: MeasurandSet::of(measurands),
             sampling_period_ms: period.as_ms().clamp(1, u32::MAX as i64) as u32,
             ..Default::default()
         }
@@ -71,12 +70,12 @@ impl KindBehaviour for SensorState {
     }
 
     fn accepts(&self, m: Measurand) -> bool {
-        !m.commandable() || self.measurands.contains(&m)
+        !m.commandable() || self.measurands.contains(m)
     }
 
     fn check(&self, obs: &Observation) -> Result<(), InputError> {
         let declared = self.measurands.is_empty()
-            || self.measurands.contains(&obs.measurand)
+            || self.measurands.contains(obs.measurand)
             || obs.measurand == Measurand::Battery;
         if declared {
             Ok(())
