@@ -1,0 +1,432 @@
+//! The runtime end to end: real shard actors on their own threads, a real sled
+//! store on disk, the bus.
+
+use futures::executor::block_on;
+use rand::RngExt;
+use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig, UnknownPolicy};
+use twin_core::state::{
+    InputError, MachineState, ParcelState, SensorState, VehicleMode, VehicleState, ZoneShape,
+    ZoneState, ZoneType,
+};
+use twin_core::store::{Retention, Store};
+use twin_core::{
+    Action, Command, EntityId, EntityRecord, EventType, Kind, KindState, Measurand, Observation,
+    Relation, SimTime, Value,
+};
+
+struct Setup {
+    rt: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start(config: RuntimeConfig) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Retention::default()).unwrap();
+    Setup {
+        rt: Runtime::start(config, Some(store)).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn config(workers: usize) -> RuntimeConfig {
+    RuntimeConfig {
+        workers,
+        ..RuntimeConfig::default()
+    }
+}
+
+fn thermometer(name: &str) -> EntityRecord {
+    EntityRecord::new(Kind::Sensor, name, "temperature").with_state(KindState::Sensor(
+        SensorState::measuring(&[Measurand::Temperature], SimTime::secs(10)),
+    ))
+}
+
+fn temp(id: EntityId, t: i64, v: f64) -> Observation {
+    Observation::number(id, SimTime::secs(t), Measurand::Temperature, v)
+}
+
+#[test]
+fn an_acknowledged_batch_is_visible_at_once() {
+    let s = start(config(2));
+    let records: Vec<EntityRecord> = (0..100).map(|i| thermometer(&format!("rw-{i}"))).collect();
+    let ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
+    let r = block_on(s.rt.create(records, SimTime::ZERO)).unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let batch: Vec<Observation> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| temp(*id, 5, i as f64))
+        .collect();
+    let r = block_on(s.rt.ingest(batch, false)).unwrap();
+    assert_eq!((r.applied, r.errors.len()), (100, 0));
+    for (i, id) in ids.iter().enumerate().step_by(9) {
+        let rec = block_on(s.rt.get(*id)).unwrap().unwrap();
+        assert_eq!(
+            rec.common.readings.number(Measurand::Temperature),
+            Some(i as f64)
+        );
+    }
+    assert_eq!(block_on(s.rt.resident()).unwrap(), 100);
+    let again = block_on(s.rt.create(vec![thermometer("rw-3")], SimTime::ZERO)).unwrap();
+    assert!(matches!(
+        again.errors[..],
+        [(0, InputError::AlreadyExists(_))]
+    ));
+}
+
+#[test]
+fn one_bad_item_rejects_only_itself() {
+    let s = start(RuntimeConfig {
+        max_batch: 8,
+        ..config(2)
+    });
+    let ok1 = thermometer("bad-a");
+    let ok2 = thermometer("bad-b");
+    let (a, b) = (ok1.id(), ok2.id());
+    block_on(s.rt.create(vec![ok1, ok2], SimTime::ZERO)).unwrap();
+    block_on(s.rt.ingest(vec![temp(b, 100, 20.0)], false)).unwrap();
+    let batch = vec![
+        temp(a, 10, 21.0),                                        // 0 ok
+        temp(a, 11, f64::NAN),                                    // 1 NaN
+        temp(EntityId::new(Kind::Sensor, "bad-nobody"), 10, 1.0), // 2 unknown
+        temp(b, 50, 19.0),                                        // 3 older than 100
+        temp(a, 12, 21.0).with_value(Value::text("warm")),        // 4 wrong type
+        temp(a, 13, 22.5),                                        // 5 ok
+    ];
+    let r = block_on(s.rt.ingest(batch, false)).unwrap();
+    let kinds: Vec<(usize, &str)> = r
+        .errors
+        .iter()
+        .map(|(i, e)| {
+            (
+                *i,
+                match e {
+                    InputError::NotFinite { .. } => "nan",
+                    InputError::UnknownEntity(_) => "unknown",
+                    InputError::OutOfOrder { .. } => "order",
+                    InputError::WrongType { .. } => "type",
+                    other => panic!("unexpected {other}"),
+                },
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [(1, "nan"), (2, "unknown"), (3, "order"), (4, "type")]
+    );
+    assert_eq!(r.applied, 2);
+    let rec = block_on(s.rt.get(a)).unwrap().unwrap();
+    assert_eq!(
+        rec.common.readings.number(Measurand::Temperature),
+        Some(22.5)
+    );
+    let rec = block_on(s.rt.get(b)).unwrap().unwrap();
+    assert_eq!(
+        rec.common.readings.number(Measurand::Temperature),
+        Some(20.0),
+        "late value not applied"
+    );
+    let store = s.rt.store().unwrap();
+    let hist = store
+        .raw_history(b, Measurand::Temperature, SimTime::ZERO, SimTime::hours(1))
+        .unwrap();
+    assert_eq!(hist.len(), 2, "the late value is kept in history");
+    let hist = store
+        .raw_history(a, Measurand::Temperature, SimTime::ZERO, SimTime::hours(1))
+        .unwrap();
+    assert_eq!(hist.len(), 2, "refused values are not");
+
+    // An oversize batch is refused whole, naming the limit; nothing is applied.
+    let big: Vec<Observation> = (0..9).map(|i| temp(a, 1000 + i, 30.0)).collect();
+    let err = block_on(s.rt.ingest(big, false)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("batch of 9 items exceeds the limit of 8"),
+        "{err}"
+    );
+    let rec = block_on(s.rt.get(a)).unwrap().unwrap();
+    assert_eq!(
+        rec.common.readings.number(Measurand::Temperature),
+        Some(22.5)
+    );
+}
+
+#[test]
+fn the_create_policy_admits_unknown_entities() {
+    let s = start(RuntimeConfig {
+        unknown: UnknownPolicy::Create,
+        ..config(2)
+    });
+    let mut sub = s.rt.bus().subscribe(Filter {
+        types: vec![EventType::Created],
+        ..Filter::default()
+    });
+    let id = EntityId::new(Kind::Sensor, "auto-1");
+    let r = block_on(s.rt.ingest(vec![temp(id, 1, 12.0)], false)).unwrap();
+    assert_eq!(r.applied, 1);
+    let rec = block_on(s.rt.get(id)).unwrap().unwrap();
+    assert_eq!(rec.name, "auto-1");
+    match sub.try_recv() {
+        Some(Delivery::Events(f)) => assert_eq!(f.count(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn idle_entities_are_passivated_and_reactivated_with_their_state() {
+    let s = start(RuntimeConfig {
+        passivate_after: Some(SimTime::hours(1)),
+        ..config(2)
+    });
+    let records: Vec<EntityRecord> = (0..10).map(|i| thermometer(&format!("pv-{i}"))).collect();
+    let ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
+    block_on(s.rt.create(records, SimTime::ZERO)).unwrap();
+    block_on(s.rt.ingest(ids.iter().map(|id| temp(*id, 60, 30.0)).collect(), false)).unwrap();
+    // Half of them stay busy.
+    block_on(s.rt.ingest(
+        ids[..5].iter().map(|id| temp(*id, 7000, 31.0)).collect(),
+        false,
+    ))
+    .unwrap();
+    block_on(s.rt.tick(SimTime::secs(7200))).unwrap();
+    assert_eq!(block_on(s.rt.resident()).unwrap(), 5);
+    let store = s.rt.store().unwrap();
+    let stored = store
+        .get_state(ids[7])
+        .unwrap()
+        .expect("passivated to the store");
+    assert_eq!(
+        stored.common.readings.number(Measurand::Temperature),
+        Some(30.0)
+    );
+    // A message activates it again, with its state.
+    let r = block_on(s.rt.ingest(vec![temp(ids[7], 30, 5.0)], false)).unwrap();
+    assert!(
+        matches!(r.errors[..], [(0, InputError::OutOfOrder { .. })]),
+        "state came back: {:?}",
+        r.errors
+    );
+    assert_eq!(block_on(s.rt.resident()).unwrap(), 6);
+}
+
+/// A day-in-the-life input for every kind, drawn from a seeded stream.
+fn mixed_world(seed: u64) -> (Vec<EntityRecord>, Vec<(Vec<Observation>, Vec<Command>)>) {
+    let mut rng = twin_core::rng::stream(seed, None, "lockstep-test");
+    let site = EntityRecord::new(Kind::Zone, "ls-site", "site").with_state(KindState::Zone(
+        ZoneState::new(
+            ZoneType::AirQuality,
+            ZoneShape::Circle {
+                centre: geo::Point::new(2.35, 48.85),
+                radius_m: 500.0,
+            },
+        ),
+    ));
+    let mut records = vec![site.clone()];
+    for i in 0..8 {
+        let m = EntityRecord::new(Kind::Machine, &format!("ls-m{i}"), "pump")
+            .with_state(KindState::Machine(MachineState::default()))
+            .with_relation(Relation::LiesIn(site.id()));
+        let s = EntityRecord::new(Kind::Sensor, &format!("ls-s{i}"), "pm25")
+            .with_state(KindState::Sensor(SensorState::measuring(
+                &[Measurand::Pm25, Measurand::VibrationRms],
+                SimTime::secs(60),
+            )))
+            .with_relation(Relation::AttachedTo(m.id()));
+        let p = EntityRecord::new(Kind::Parcel, &format!("ls-p{i}"), "cocoa")
+            .with_state(KindState::Parcel(ParcelState::default()));
+        let v = EntityRecord::new(Kind::Vehicle, &format!("ls-v{i}"), "bus")
+            .with_state(KindState::Vehicle(VehicleState::new(VehicleMode::Bus)));
+        records.extend([m, s, p, v]);
+    }
+    let ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
+    let mut ticks = Vec::new();
+    for t in 0..120i64 {
+        let time = SimTime::minutes(t);
+        let mut obs = Vec::new();
+        for _ in 0..30 {
+            let id = ids[rng.random_range(0..ids.len())];
+            let (m, v) = match id.kind() {
+                Kind::Sensor => {
+                    if rng.random_bool(0.5) {
+                        (Measurand::Pm25, Value::Number(rng.random_range(0.0..80.0)))
+                    } else {
+                        (
+                            Measurand::VibrationRms,
+                            Value::Number(rng.random_range(0.0..15.0)),
+                        )
+                    }
+                }
+                Kind::Machine => (
+                    Measurand::Status,
+                    Value::text(["running", "idle", "down"][rng.random_range(0..3)]),
+                ),
+                Kind::Parcel => (Measurand::Ndvi, Value::Number(rng.random_range(0.1..0.9))),
+                Kind::Vehicle => (
+                    Measurand::Position,
+                    Value::Point {
+                        lon: 2.3 + rng.random::<f64>() / 10.0,
+                        lat: 48.8,
+                    },
+                ),
+                Kind::Zone => (Measurand::Aqi, Value::Number(rng.random_range(20.0..200.0))),
+            };
+            // Some observations arrive late, some are wrong: both deterministic.
+            let jitter = if rng.random_bool(0.1) { -90_000 } else { 0 };
+            obs.push(Observation::number(id, time + SimTime(jitter), m, 0.0).with_value(v));
+        }
+        let cmds = (0..2)
+            .map(|_| {
+                let id = ids[rng.random_range(0..ids.len())];
+                Command {
+                    entity: id,
+                    time,
+                    action: Action::SetDesired {
+                        measurand: Measurand::PumpOn,
+                        value: Value::Flag(rng.random_bool(0.5)),
+                    },
+                }
+            })
+            .collect();
+        ticks.push((obs, cmds));
+    }
+    (records, ticks)
+}
+
+fn run_lockstep(workers: usize, seed: u64) -> (u64, u64) {
+    let s = start(RuntimeConfig {
+        lockstep: true,
+        passivate_after: Some(SimTime::minutes(30)),
+        ..config(workers)
+    });
+    let (records, ticks) = mixed_world(seed);
+    block_on(async {
+        s.rt.create(records, SimTime::ZERO).await.unwrap();
+        for (t, (obs, cmds)) in ticks.into_iter().enumerate() {
+            s.rt.ingest(obs, false).await.unwrap();
+            s.rt.command(cmds).await.unwrap();
+            s.rt.tick(SimTime::minutes(t as i64) + SimTime::secs(30))
+                .await
+                .unwrap();
+        }
+    });
+    s.rt.event_log_hash()
+}
+
+#[test]
+fn lockstep_gives_the_same_event_log_with_one_and_two_workers() {
+    let one = run_lockstep(1, 7);
+    let two = run_lockstep(2, 7);
+    assert!(one.0 > 1000, "a real log: {} events", one.0);
+    assert_eq!(one, two);
+    assert_eq!(run_lockstep(3, 7), one);
+    assert_ne!(run_lockstep(2, 8).1, one.1, "other inputs, other log");
+}
+
+#[test]
+fn a_subscriber_that_never_reads_lags_and_never_slows_ingest() {
+    let s = start(RuntimeConfig {
+        bus_capacity: 4,
+        ..config(2)
+    });
+    let records: Vec<EntityRecord> = (0..1000)
+        .map(|i| thermometer(&format!("lag-{i}")))
+        .collect();
+    let ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
+    block_on(s.rt.create(records, SimTime::ZERO)).unwrap();
+    let mut sleeper = s.rt.bus().subscribe(Filter::all());
+    let published_before = s.rt.bus().published();
+    let mut applied = 0;
+    for round in 0..50 {
+        // Values change each round, so no sensor is judged stuck (which would
+        // add status events).
+        let batch = ids
+            .iter()
+            .map(|id| temp(*id, round + 1, 20.0 + round as f64 / 10.0))
+            .collect();
+        applied += block_on(s.rt.ingest(batch, false)).unwrap().applied;
+    }
+    assert_eq!(applied, 50_000, "ingest went on at full rate");
+    let mut missed = 0;
+    let mut received = 0;
+    while let Some(d) = sleeper.try_recv() {
+        match d {
+            Delivery::Lagged { missed: m } => missed += m,
+            Delivery::Events(f) => received += f.count() as u64,
+            Delivery::Closed => break,
+        }
+    }
+    assert!(missed > 0, "told it lagged");
+    assert_eq!(
+        missed + received,
+        50_000,
+        "every event is either received or counted as missed"
+    );
+    assert_eq!(s.rt.bus().published() - published_before, 50_000);
+}
+
+#[test]
+fn a_durable_ingest_writes_state_and_history_through() {
+    let s = start(config(2));
+    let rec = thermometer("dur-rt");
+    let id = rec.id();
+    block_on(s.rt.create(vec![rec], SimTime::ZERO)).unwrap();
+    block_on(s.rt.ingest(vec![temp(id, 9, 17.5)], true)).unwrap();
+    let store = s.rt.store().unwrap();
+    let stored = store
+        .get_state(id)
+        .unwrap()
+        .expect("state written by the durable ingest");
+    assert_eq!(
+        stored.common.readings.number(Measurand::Temperature),
+        Some(17.5)
+    );
+    assert_eq!(
+        store
+            .raw_history(id, Measurand::Temperature, SimTime::ZERO, SimTime::hours(1))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn commands_set_desired_state_and_go_on_to_the_world() {
+    let s = start(config(2));
+    let site = EntityRecord::new(Kind::Zone, "cmd-site", "site");
+    let pump = EntityRecord::new(Kind::Machine, "cmd-pump", "pump")
+        .with_relation(Relation::LiesIn(site.id()));
+    let probe = thermometer("cmd-t").with_relation(Relation::AttachedTo(pump.id()));
+    let (site_id, pump_id, probe_id) = (site.id(), pump.id(), probe.id());
+    block_on(s.rt.create(vec![site, pump, probe], SimTime::ZERO)).unwrap();
+    let cmd = Command {
+        entity: pump_id,
+        time: SimTime::secs(5),
+        action: Action::SetDesired {
+            measurand: Measurand::PumpOn,
+            value: Value::Flag(true),
+        },
+    };
+    let bad = Command {
+        entity: EntityId::new(Kind::Machine, "cmd-ghost"),
+        ..cmd.clone()
+    };
+    let r = block_on(s.rt.command(vec![cmd.clone(), bad])).unwrap();
+    assert_eq!(r.commands, [cmd]);
+    assert!(matches!(r.errors[..], [(1, InputError::UnknownEntity(_))]));
+    let rec = block_on(s.rt.get(pump_id)).unwrap().unwrap();
+    let view = &rec.common.control_views()[0];
+    assert_eq!(
+        (view.desired.clone(), view.in_sync),
+        (Value::Flag(true), false)
+    );
+    // Relationships are queryable both ways.
+    let store = s.rt.store().unwrap();
+    assert_eq!(
+        store.relations_to(pump_id).unwrap(),
+        [(probe_id, Relation::AttachedTo(pump_id))]
+    );
+    assert_eq!(
+        store.relations_to(site_id).unwrap(),
+        [(pump_id, Relation::LiesIn(site_id))]
+    );
+}
