@@ -209,8 +209,11 @@ fn idle_entities_are_passivated_and_reactivated_with_their_state() {
     assert_eq!(block_on(s.rt.resident()).unwrap(), 6);
 }
 
-/// A day-in-the-life input for every kind, drawn from a seeded stream.
-fn mixed_world(seed: u64) -> (Vec<EntityRecord>, Vec<(Vec<Observation>, Vec<Command>)>) {
+/// The inputs of one simulated minute.
+type Tick = (Vec<Observation>, Vec<Command>);
+
+/// Two hours of input for every kind, drawn from a seeded stream.
+fn mixed_world(seed: u64) -> (Vec<EntityRecord>, Vec<Tick>) {
     let mut rng = twin_core::rng::stream(seed, None, "lockstep-test");
     let site = EntityRecord::new(Kind::Zone, "ls-site", "site").with_state(KindState::Zone(
         ZoneState::new(

@@ -100,13 +100,25 @@ pub struct Store {
 }
 
 impl Store {
+    /// sled settings shared by on-disk and temporary stores.
+    ///
+    /// Segments are the largest sled allows (16 MiB). sled 0.34 can deadlock
+    /// when a thread holding its segment lock waits for a file truncation
+    /// queued behind log writes that need that lock, once seven such writes
+    /// are in flight (its issue #1412). Each write is one segment, so large
+    /// segments need a far larger burst to get there.
+    fn config() -> sled::Config {
+        sled::Config::new()
+            .cache_capacity(256 << 20)
+            .segment_size(1 << 24)
+            .flush_every_ms(Some(500))
+    }
+
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<Store> {
         let path = path.as_ref();
-        let db = sled::Config::new()
+        let db = Self::config()
             .path(path)
-            .cache_capacity(256 << 20)
-            .flush_every_ms(Some(500))
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),
@@ -117,10 +129,7 @@ impl Store {
 
     /// A store in a temporary directory, removed on drop (for `--ephemeral`).
     pub fn temporary(retention: Retention) -> Result<Store> {
-        let db = sled::Config::new()
-            .temporary(true)
-            .cache_capacity(256 << 20)
-            .open()?;
+        let db = Self::config().temporary(true).open()?;
         Self::from_db(db, retention)
     }
 
