@@ -214,12 +214,7 @@ impl Runtime {
             store_error = store_error.or(reply.store_error);
         }
         report.errors.sort_by_key(|(i, _)| *i);
-        let refused = report
-            .errors
-            .iter()
-            .filter(|(_, e)| !matches!(e, InputError::OutOfOrder { .. }))
-            .count();
-        report.applied = total - refused - report.history_only - (report.errors.len() - refused);
+        report.applied = total - report.errors.len() - report.history_only;
         if self.config.lockstep {
             self.log_in_order(events)?;
         }

@@ -133,7 +133,9 @@ impl ShardCore {
         if let (Some(store), false) = (&self.store, record.common.relations().is_empty()) {
             // Relationship indexes are written at once so they can be queried
             // both ways from anywhere; state follows at passivation.
-            let _ = store.put_relations(id, record.common.relations());
+            if let Err(e) = store.put_relations(id, record.common.relations()) {
+                tracing::error!("{id}: relationships not indexed: {e}");
+            }
         }
         self.spawn(record, now, true);
         self.events.push(Event {
@@ -196,11 +198,8 @@ impl ShardCore {
         match self.policy {
             UnknownPolicy::Reject => Err(InputError::UnknownEntity(id)),
             UnknownPolicy::Create => {
-                let name = id
-                    .local_name()
-                    .unwrap_or_else(|| format!("{id}")[id.kind().as_str().len() + 1..].to_string());
                 let record = EntityRecord {
-                    name,
+                    name: local_name(id),
                     common: Common::new(id, ""),
                     state: KindState::default_for(id.kind()),
                 };
@@ -406,12 +405,16 @@ impl ShardCore {
     }
 }
 
+/// The local name of `id`, or its hash when this process never learnt it
+/// (an entity created by the policy from a bare id).
+fn local_name(id: EntityId) -> String {
+    id.local_name()
+        .unwrap_or_else(|| format!("#{:x}", id.raw()))
+}
+
 fn record_of<S: KindBehaviour>(h: &Hosted<S>) -> EntityRecord {
-    let id = h.common.id;
     EntityRecord {
-        name: id
-            .local_name()
-            .unwrap_or_else(|| format!("#{:x}", id.raw())),
+        name: local_name(h.common.id),
         common: h.common.clone(),
         state: h.state.clone().into_state(),
     }

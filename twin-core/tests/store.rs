@@ -2,7 +2,7 @@
 //! retention and reopening.
 
 use twin_core::state::SensorState;
-use twin_core::store::{Resolution, Retention, Store};
+use twin_core::store::{Bucket, Resolution, Retention, Store};
 use twin_core::{
     EntityId, EntityRecord, Event, EventBody, Kind, KindState, Measurand, Observation, Relation,
     SimTime, Value,
@@ -10,6 +10,13 @@ use twin_core::{
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(dir.path(), Retention::default()).unwrap()
+}
+
+/// The temperature roll-ups of `id` over [from, to).
+fn rollups(store: &Store, id: EntityId, from: SimTime, to: SimTime, r: Resolution) -> Vec<Bucket> {
+    store
+        .rollup_history(id, Measurand::Temperature, from, to, r)
+        .unwrap()
 }
 
 fn temp(id: EntityId, t: SimTime, v: f64) -> Observation {
@@ -156,30 +163,26 @@ fn rollups_have_exact_values_before_and_after_compaction() {
     let id = EntityId::new(Kind::Sensor, "s-r1");
     two_hours(&store, id);
     let check = |store: &Store| {
-        let five = store
-            .rollup_history(
-                id,
-                Measurand::Temperature,
-                SimTime::ZERO,
-                SimTime::hours(2),
-                Resolution::FiveMinutes,
-            )
-            .unwrap();
+        let five = rollups(
+            store,
+            id,
+            SimTime::ZERO,
+            SimTime::hours(2),
+            Resolution::FiveMinutes,
+        );
         assert_eq!(five.len(), 24);
         let b = five[3]; // minutes 15..20
         assert_eq!(
             (b.start, b.count, b.min, b.max, b.mean),
             (SimTime::minutes(15), 5, 15.0, 19.0, 17.0)
         );
-        let hours = store
-            .rollup_history(
-                id,
-                Measurand::Temperature,
-                SimTime::ZERO,
-                SimTime::hours(2),
-                Resolution::Hourly,
-            )
-            .unwrap();
+        let hours = rollups(
+            store,
+            id,
+            SimTime::ZERO,
+            SimTime::hours(2),
+            Resolution::Hourly,
+        );
         assert_eq!(hours.len(), 2);
         assert_eq!(
             (hours[1].count, hours[1].min, hours[1].max, hours[1].mean),
@@ -202,15 +205,13 @@ fn rollups_have_exact_values_before_and_after_compaction() {
     store
         .compact(SimTime::hours(2) + SimTime::minutes(2))
         .unwrap();
-    let five = store
-        .rollup_history(
-            id,
-            Measurand::Temperature,
-            SimTime::minutes(15),
-            SimTime::minutes(20),
-            Resolution::FiveMinutes,
-        )
-        .unwrap();
+    let five = rollups(
+        &store,
+        id,
+        SimTime::minutes(15),
+        SimTime::minutes(20),
+        Resolution::FiveMinutes,
+    );
     assert_eq!((five[0].count, five[0].max), (6, 1000.0));
 }
 
@@ -235,15 +236,13 @@ fn retention_drops_raw_data_first_and_rollups_later() {
     assert_eq!(raw.len(), 60);
     assert_eq!(raw[0].time, SimTime::hours(1));
     let hourly = |store: &Store| {
-        store
-            .rollup_history(
-                id,
-                Measurand::Temperature,
-                SimTime::ZERO,
-                SimTime::hours(2),
-                Resolution::Hourly,
-            )
-            .unwrap()
+        rollups(
+            store,
+            id,
+            SimTime::ZERO,
+            SimTime::hours(2),
+            Resolution::Hourly,
+        )
     };
     assert_eq!(hourly(&store).len(), 2, "roll-ups outlive raw data");
     let report = store.compact(SimTime::days(3)).unwrap();

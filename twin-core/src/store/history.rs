@@ -194,7 +194,7 @@ impl History {
             return Ok(());
         }
         let wal_seq = self.next_wal.fetch_add(1, Ordering::Relaxed);
-        let block: Vec<Encoded2> = observations.iter().map(|o| Encoded2(o)).collect();
+        let block: Vec<WalRecord> = observations.iter().map(|o| WalRecord(o)).collect();
         let bytes = postcard::to_stdvec(&block).expect("observations serialise");
         self.wal.insert(wal_seq.to_be_bytes(), bytes)?;
         let watermark = self.watermark()?;
@@ -482,9 +482,9 @@ impl History {
 }
 
 /// Serialises an observation as a WAL sample without cloning its value.
-struct Encoded2<'a>(&'a Observation);
+struct WalRecord<'a>(&'a Observation);
 
-impl Serialize for Encoded2<'_> {
+impl Serialize for WalRecord<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let o = self.0;
         (o.entity, o.measurand, o.time, o.seq, &o.value, o.quality).serialize(s)
