@@ -79,6 +79,13 @@ pub fn main(args: Args) -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if args.clock == ClockMode::Stepped {
+        return Err(
+            "a stepped clock moves only when simulation control steps it, which \
+             `twin run` cannot do yet; use real, xN or max"
+                .into(),
+        );
+    }
     let retention = Retention {
         raw: args.raw_retention,
         rollups: args.rollup_retention,
@@ -119,11 +126,14 @@ async fn run(args: Args) -> Result<()> {
     );
     store.put_meta("seed", &args.seed)?;
 
+    // Ctrl-C sets the flag (checked between steps) and wakes a pacing sleep.
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (flag, waker) = (stop.clone(), wake.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::SeqCst);
+            waker.notify_one();
         }
     });
 
@@ -145,7 +155,10 @@ async fn run(args: Args) -> Result<()> {
             .wait_until(target, wall.elapsed())
             .filter(|w| !w.is_zero())
         {
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => break,
+            }
         }
         clock.advance_to(target);
         step(&runtime, &mut world, start, sim, target, &mut tally).await?;
