@@ -38,6 +38,9 @@ enum What {
         /// Actors for the one-actor-per-entity comparison.
         #[arg(long, default_value_t = 100_000)]
         actix_entities: usize,
+        /// Throughput runs per figure; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
         /// Run only the plain twin throughput (for profiling).
         #[arg(long, hide = true)]
         only_twin: bool,
@@ -63,6 +66,7 @@ pub fn main(args: Args) -> Result<()> {
             batch,
             big,
             actix_entities,
+            runs,
             only_twin,
         } => {
             if only_twin {
@@ -70,7 +74,16 @@ pub fn main(args: Args) -> Result<()> {
                 println!("{run:?}");
                 return Ok(());
             }
-            runtime(json, entities, rounds, workers, batch, big, actix_entities)
+            let sizes = Sizes {
+                n: entities,
+                rounds,
+                workers,
+                batch,
+                big,
+                actix_n: actix_entities,
+                runs,
+            };
+            runtime(json, sizes)
         }
         What::Memory { entities, workers } => {
             println!("{}", bench::bytes_per_idle_entity(entities, workers)?);
@@ -96,16 +109,27 @@ fn memory_in_child(entities: usize, workers: usize) -> Result<f64> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn runtime(
-    json: bool,
+/// The sizes of a `bench runtime` run.
+struct Sizes {
     n: usize,
     rounds: usize,
     workers: usize,
     batch: usize,
     big: usize,
     actix_n: usize,
-) -> Result<()> {
+    runs: usize,
+}
+
+fn runtime(json: bool, sizes: Sizes) -> Result<()> {
+    let Sizes {
+        n,
+        rounds,
+        workers,
+        batch,
+        big,
+        actix_n,
+        runs,
+    } = sizes;
     let step = |what: &str| {
         if !json {
             eprintln!("… {what}");
@@ -113,14 +137,30 @@ fn runtime(
     };
     let (ids, _) = bench::sensors(n);
     step("baseline: plain per-shard vectors");
-    let raw = bench::raw_obs_per_s(&ids, bench::load(&ids, rounds, batch), workers);
+    let raw = bench::median_of(runs, || {
+        Ok::<_, Box<dyn std::error::Error>>(bench::raw_obs_per_s(
+            &ids,
+            bench::load(&ids, rounds, batch),
+            workers,
+        ))
+    })?;
     drop(ids);
     step("twin: ingest → entity actors → bus");
-    let twin = bench::twin_obs_per_s(n, rounds, batch, workers, None)?;
+    let mut last = None;
+    let twin = bench::median_of(runs, || {
+        let run = bench::twin_obs_per_s(n, rounds, batch, workers, None)?;
+        last = Some(run);
+        Ok::<_, Box<dyn std::error::Error>>(run.obs_per_s)
+    })?;
+    let last = last.expect("at least one run");
     step("twin with history in sled");
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(dir.path(), Retention::default())?;
-    let hist = bench::twin_obs_per_s(n, rounds, batch, workers, Some(store))?;
+    let hist = bench::median_of(runs, || {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path(), Retention::default())?;
+        Ok::<_, Box<dyn std::error::Error>>(
+            bench::twin_obs_per_s(n, rounds, batch, workers, Some(store))?.obs_per_s,
+        )
+    })?;
     step("memory per idle entity");
     let mem = memory_in_child(n, workers)?;
     let mem_big = if big > 0 {
@@ -130,17 +170,22 @@ fn runtime(
         None
     };
     step("one actix actor per entity");
-    let actix = bench::actix_per_entity_obs_per_s(actix_n, rounds, workers);
+    let actix = bench::median_of(runs, || {
+        Ok::<_, Box<dyn std::error::Error>>(bench::actix_per_entity_obs_per_s(
+            actix_n, rounds, workers,
+        ))
+    })?;
     let report = json!({
         "entities": n,
         "workers": workers,
-        "observations": twin.observations,
+        "observations": last.observations,
+        "runs": runs,
         "raw_obs_per_s": raw.round(),
-        "twin_obs_per_s": twin.obs_per_s.round(),
-        "twin_events_received": twin.events_received,
-        "twin_events_missed": twin.events_missed,
-        "twin_obs_per_s_with_history": hist.obs_per_s.round(),
-        "ratio": twin.obs_per_s / raw,
+        "twin_obs_per_s": twin.round(),
+        "twin_events_received": last.events_received,
+        "twin_events_missed": last.events_missed,
+        "twin_obs_per_s_with_history": hist.round(),
+        "ratio": twin / raw,
         "bytes_per_idle_entity": mem.round(),
         "bytes_per_idle_entity_10m": mem_big.map(f64::round),
         "big_entities": big,
@@ -152,12 +197,9 @@ fn runtime(
     } else {
         let rows = [
             ("raw_obs_per_s (baseline)", format!("{:>14.0}", raw)),
-            ("twin_obs_per_s", format!("{:>14.0}", twin.obs_per_s)),
-            (
-                "twin_obs_per_s_with_history",
-                format!("{:>14.0}", hist.obs_per_s),
-            ),
-            ("ratio", format!("{:>14.3}", twin.obs_per_s / raw)),
+            ("twin_obs_per_s", format!("{:>14.0}", twin)),
+            ("twin_obs_per_s_with_history", format!("{:>14.0}", hist)),
+            ("ratio", format!("{:>14.3}", twin / raw)),
             ("bytes_per_idle_entity", format!("{:>14.0}", mem)),
             (
                 "bytes_per_idle_entity_10m",
@@ -166,15 +208,15 @@ fn runtime(
             ("actix_per_entity_obs_per_s", format!("{:>14.0}", actix)),
         ];
         println!(
-            "{n} sensor entities, {workers} workers, {} observations per run",
-            twin.observations
+            "{n} sensor entities, {workers} workers, {} observations per run, median of {runs} runs",
+            last.observations
         );
         for (k, v) in rows {
             println!("{k:<30} {v}");
         }
         println!(
-            "events counted by the subscriber: {} received, {} missed",
-            twin.events_received, twin.events_missed
+            "events counted by the subscriber (last run): {} received, {} missed",
+            last.events_received, last.events_missed
         );
     }
     Ok(())
