@@ -82,7 +82,11 @@ fn list(store: &Store, args: &Args) -> Result<()> {
             readings.join(" ")
         );
     }
-    println!("{} entities", records.len());
+    println!(
+        "{} entities, store {:.1} MB on disk",
+        records.len(),
+        store.size_on_disk() as f64 / 1e6
+    );
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! on the ellipsoid); distances use the haversine great circle, which is within
 //! 0.5% and several times cheaper, which matters when filtering many entities.
 
-use geo::{BoundingRect, Contains, Distance, GeodesicArea, Haversine, Point, Polygon, Rect};
+use geo::{Contains, Distance, GeodesicArea, Haversine, Point, Polygon, Rect};
 use serde::{Deserialize, Serialize};
 
 /// Area of a polygon in hectares.
@@ -35,16 +35,6 @@ impl Region {
             }
             Region::Polygon(poly) => poly.contains(&p),
             Region::Circle { centre, radius_m } => distance_m(*centre, p) <= *radius_m,
-        }
-    }
-
-    /// A representative point: centroid of the box or circle centre, or the
-    /// centre of the polygon's bounding box.
-    pub fn anchor(&self) -> Option<Point<f64>> {
-        match self {
-            Region::BBox(r) => Some(r.center().into()),
-            Region::Polygon(p) => p.bounding_rect().map(|r| r.center().into()),
-            Region::Circle { centre, .. } => Some(*centre),
         }
     }
 }

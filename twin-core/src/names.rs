@@ -109,11 +109,6 @@ pub fn consistent(id: EntityId, local: &str) -> bool {
         .is_none_or(|known| known == local)
 }
 
-/// Number of names recorded.
-pub fn len() -> usize {
-    NAMES.read().expect("name table poisoned").index.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
