@@ -53,7 +53,9 @@ impl ShardActor {
     }
 
     /// Runs `f` on each input in order, tagging errors and (in lockstep) events
-    /// with the input's index, then publishes or returns the events.
+    /// with the input's index. The caller does its store writes, then calls
+    /// [`ShardActor::finish`], so that an event is published only once what it
+    /// reports is stored.
     fn run<T>(
         &mut self,
         items: &[(u32, T)],
@@ -77,10 +79,12 @@ impl ShardActor {
                     .extend(self.core.events.drain(before..).map(|e| (*idx, e)));
             }
         }
-        self.finish(&mut reply, lockstep);
         (reply, kept)
     }
 
+    /// Hands over the batch's commands, then publishes its events (appending
+    /// the notable ones to the event log), or in lockstep leaves them in the
+    /// reply for the runtime to order.
     fn finish(&mut self, reply: &mut ShardReply, lockstep: bool) {
         reply.commands = std::mem::take(&mut self.core.commands);
         if lockstep {
@@ -156,6 +160,7 @@ impl Handler<Ingest> for ShardActor {
                 reply.store_error = Some(e.to_string());
             }
         }
+        self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }
 }
@@ -172,9 +177,10 @@ impl Handler<Commands> for ShardActor {
     type Result = MessageResult<Commands>;
 
     fn handle(&mut self, msg: Commands, _: &mut Context<Self>) -> Self::Result {
-        let (reply, _) = self.run(&msg.items, msg.lockstep, |core, _, cmd| {
+        let (mut reply, _) = self.run(&msg.items, msg.lockstep, |core, _, cmd| {
             core.command(cmd).map(|()| Applied::Current)
         });
+        self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }
 }
@@ -193,9 +199,10 @@ impl Handler<Create> for ShardActor {
 
     fn handle(&mut self, msg: Create, _: &mut Context<Self>) -> Self::Result {
         let now = msg.now;
-        let (reply, _) = self.run(&msg.items, msg.lockstep, |core, _, rec| {
+        let (mut reply, _) = self.run(&msg.items, msg.lockstep, |core, _, rec| {
             core.create(rec.clone(), now).map(|()| Applied::Current)
         });
+        self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }
 }

@@ -433,3 +433,58 @@ fn commands_set_desired_state_and_go_on_to_the_world() {
         [(pump_id, Relation::LiesIn(site_id))]
     );
 }
+
+#[test]
+fn an_event_is_published_only_once_its_sample_is_stored() {
+    let s = start(config(2));
+    let n = 20_000;
+    let records: Vec<EntityRecord> = (0..n).map(|i| thermometer(&format!("ord-{i}"))).collect();
+    let ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
+    block_on(s.rt.create(records, SimTime::ZERO)).unwrap();
+    let store = s.rt.store().unwrap().clone();
+    let mut sub = s.rt.bus().subscribe(Filter {
+        types: vec![EventType::StateChanged],
+        ..Filter::default()
+    });
+    // The subscriber looks up the first sample of each delivery the moment it
+    // arrives. Batches are large, so their history takes milliseconds to
+    // write: an event published before its history would be caught.
+    let checker = std::thread::spawn(move || {
+        let (mut seen, mut checked, mut missing) = (0, 0, 0);
+        while seen < 3 * n {
+            match sub.blocking_recv() {
+                Delivery::Events(f) => {
+                    if let Some(e) = f.iter().next() {
+                        let found = store
+                            .raw_history(
+                                e.entity,
+                                Measurand::Temperature,
+                                e.time,
+                                e.time + SimTime(1),
+                            )
+                            .unwrap();
+                        checked += 1;
+                        missing += usize::from(found.is_empty());
+                    }
+                    seen += f.count();
+                }
+                Delivery::Lagged { missed } => panic!("lagged by {missed}"),
+                Delivery::Closed => break,
+            }
+        }
+        (checked, missing)
+    });
+    for round in 0..3 {
+        let batch = ids
+            .iter()
+            .map(|id| temp(*id, round + 1, round as f64))
+            .collect();
+        block_on(s.rt.ingest(batch, false)).unwrap();
+    }
+    let (checked, missing) = checker.join().unwrap();
+    assert_eq!(
+        (checked, missing),
+        (6, 0),
+        "one delivery per shard per batch"
+    );
+}
