@@ -195,17 +195,27 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
     if json {
         println!("{report}");
     } else {
+        let big_row = mem_big.map_or("skipped".into(), |m| format!("{m:>14.0}"));
         let rows = [
-            ("raw_obs_per_s (baseline)", format!("{:>14.0}", raw)),
-            ("twin_obs_per_s", format!("{:>14.0}", twin)),
-            ("twin_obs_per_s_with_history", format!("{:>14.0}", hist)),
-            ("ratio", format!("{:>14.3}", twin / raw)),
-            ("bytes_per_idle_entity", format!("{:>14.0}", mem)),
             (
-                "bytes_per_idle_entity_10m",
-                mem_big.map_or("skipped".into(), |m| format!("{m:>14.0}")),
+                "raw_obs_per_s (baseline)".to_string(),
+                format!("{raw:>14.0}"),
             ),
-            ("actix_per_entity_obs_per_s", format!("{:>14.0}", actix)),
+            ("twin_obs_per_s".into(), format!("{twin:>14.0}")),
+            (
+                "twin_obs_per_s_with_history".into(),
+                format!("{hist:>14.0}"),
+            ),
+            ("ratio".into(), format!("{:>14.3}", twin / raw)),
+            (
+                format!("bytes_per_idle_entity ({n})"),
+                format!("{mem:>14.0}"),
+            ),
+            (format!("bytes_per_idle_entity ({big})"), big_row),
+            (
+                "actix_per_entity_obs_per_s".into(),
+                format!("{actix:>14.0}"),
+            ),
         ];
         println!(
             "{n} sensor entities, {workers} workers, {} observations per run, median of {runs} runs",
