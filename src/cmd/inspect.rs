@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 use serde_json::json;
 use twin_core::store::{Bucket, Resolution, Retention, Sample, Store};
+use twin_core::value::ValueType;
 use twin_core::{EntityId, EntityRecord, Event, Kind, Measurand, Relation, SimTime};
 
 use super::Result;
@@ -108,9 +109,16 @@ fn show(store: &Store, id: EntityId, args: &Args) -> Result<()> {
     };
     let mut history = Vec::new();
     for m in measurands {
+        // Texts and positions have no mean: show them raw whatever was asked.
+        let numeric = matches!(
+            m.value_type(),
+            ValueType::Number | ValueType::Flag | ValueType::Interval
+        );
         let h = match args.resolution {
-            Resolution::Raw => History::Raw(store.raw_history(id, m, from, to)?),
-            r => History::Rolled(store.rollup_history(id, m, from, to, r)?),
+            r if r != Resolution::Raw && numeric => {
+                History::Rolled(store.rollup_history(id, m, from, to, r)?)
+            }
+            _ => History::Raw(store.raw_history(id, m, from, to)?),
         };
         history.push((m, h));
     }

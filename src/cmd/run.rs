@@ -148,6 +148,7 @@ async fn run(args: Args) -> Result<()> {
     let mut tally = Tally::default();
     let mut sim = start;
     let mut last_alert = None;
+    let mut last_log = Instant::now();
     while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| sim < e) {
         let target = end.map_or(sim + STEP, |e| (sim + STEP).min(e));
         // A zero wait must not sleep: even a zero sleep waits for the timer.
@@ -177,6 +178,11 @@ async fn run(args: Args) -> Result<()> {
         }
         if target.floor(SimTime::hours(1)) > sim.floor(SimTime::hours(1)) {
             hourly(&runtime, &store, target).await?;
+            // Where no progress bar is drawn (a service, a pipe), say where we are.
+            if bar.is_hidden() && last_log.elapsed() >= Duration::from_secs(10) {
+                last_log = Instant::now();
+                info!(sim = %target, observations = tally.observations, events = tally.events, alerts = tally.alerts, "running");
+            }
         }
         sim = target;
         bar.set_position((sim - start).as_ms() as u64 / 1000);
