@@ -90,6 +90,8 @@ pub(super) struct History {
 }
 
 const WATERMARK: &str = "rollup_watermark";
+/// Roll-ups before this time (a day boundary) have been dropped.
+const ROLLUP_CUT: &str = "rollup_cut";
 
 fn stripe(series: &Series) -> usize {
     let h = series.0.raw() ^ (series.1 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -426,7 +428,16 @@ impl History {
             report.raw_chunks_removed += 1;
         }
         self.chunks.apply_batch(batch)?;
-        let cut = now - rollup_keep;
+        // Roll-ups are keyed by series, so dropping old ones scans them all:
+        // do it when the cut-off enters a new day, not at every compaction.
+        let cut = (now - rollup_keep).floor(SimTime::days(1));
+        let done = self
+            .meta
+            .get(ROLLUP_CUT)?
+            .map_or(i64::MIN, |b| keys::i64_from(&b));
+        if cut.as_ms() <= done {
+            return Ok(report);
+        }
         for tree in [&self.r5m, &self.r1h] {
             let mut batch = sled::Batch::default();
             for item in tree.iter() {
@@ -438,6 +449,7 @@ impl History {
             }
             tree.apply_batch(batch)?;
         }
+        self.meta.insert(ROLLUP_CUT, &keys::i64_key(cut.as_ms()))?;
         Ok(report)
     }
 
