@@ -155,12 +155,26 @@ fn sensor_flags_out_of_range_stuck_and_stale() {
 }
 
 #[test]
-fn thresholds_raise_and_clear_alerts_with_a_deadband() {
+fn thresholds_raise_and_clear_alerts_with_a_deadband_and_a_delay() {
+    use twin_core::state::ALARM_DELAY;
     let mut s = sensor("b-pm", &[Measurand::Pm25]);
-    s.num(1, Measurand::Pm25, 10.0).unwrap();
-    s.take_events();
-    s.num(2, Measurand::Pm25, 30.0).unwrap(); // above the 25 µg/m³ warning
-    let ev = s.take_events();
+    let mut t = 0;
+    // Feeds `n` observations of `v` and returns the events they caused.
+    let mut feed = |s: &mut Probe, v: f64, n: u8| {
+        for _ in 0..n {
+            t += 1;
+            s.num(t, Measurand::Pm25, v).unwrap();
+        }
+        s.take_events()
+    };
+    feed(&mut s, 10.0, 1);
+    // Above the 25 µg/m³ warning, but not for long enough: nothing yet.
+    let ev = feed(&mut s, 30.0, ALARM_DELAY - 1);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, EventBody::AlertRaised { .. }))
+    );
+    let ev = feed(&mut s, 30.0, 1);
     assert!(ev.iter().any(
         |e| matches!(e, EventBody::ThresholdCrossed { rising: true, limit, .. } if *limit == 25.0)
     ));
@@ -171,24 +185,29 @@ fn thresholds_raise_and_clear_alerts_with_a_deadband() {
             ..
         }
     )));
-    s.num(3, Measurand::Pm25, 60.0).unwrap(); // above critical
-    assert!(s.take_events().iter().any(|e| matches!(
+    // A single dip below does not clear it: the delay counts consecutive ones.
+    feed(&mut s, 20.0, ALARM_DELAY - 1);
+    let ev = feed(&mut s, 30.0, 1);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, EventBody::AlertCleared { .. }))
+    );
+    let ev = feed(&mut s, 60.0, ALARM_DELAY); // above critical
+    assert!(ev.iter().any(|e| matches!(
         e,
         EventBody::AlertRaised {
             severity: twin_core::Severity::Critical,
             ..
         }
     )));
-    s.num(4, Measurand::Pm25, 24.8).unwrap(); // below warning but inside the deadband
+    let ev = feed(&mut s, 24.0, 2 * ALARM_DELAY); // below warning, inside the 5 % deadband
     assert!(
-        !s.take_events()
-            .iter()
+        !ev.iter()
             .any(|e| matches!(e, EventBody::AlertCleared { .. }))
     );
-    s.num(5, Measurand::Pm25, 20.0).unwrap();
+    let ev = feed(&mut s, 20.0, ALARM_DELAY);
     assert!(
-        s.take_events()
-            .iter()
+        ev.iter()
             .any(|e| matches!(e, EventBody::AlertCleared { .. }))
     );
 }
@@ -343,7 +362,9 @@ fn vehicle_position_and_zone_alert_level() {
         )),
     );
     z.num(1, Measurand::Aqi, 80.0).unwrap();
-    z.num(2, Measurand::Aqi, 160.0).unwrap();
+    for t in 2..5 {
+        z.num(t, Measurand::Aqi, 160.0).unwrap(); // held long enough to count
+    }
     let KindState::Zone(state) = &z.rec.state else {
         unreachable!()
     };

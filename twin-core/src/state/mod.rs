@@ -27,7 +27,7 @@ pub use behaviour::{
 pub use controls::{Control, ControlView};
 pub use machine::{MachineState, MachineStatus, RulEstimate};
 pub use parcel::{CropHealth, GrowthStage, ParcelState};
-pub use readings::{AlarmLevel, Reading, Readings};
+pub use readings::{ALARM_DELAY, AlarmLevel, Reading, Readings};
 pub use sensor::SensorState;
 pub use vehicle::{VehicleMode, VehicleState, VehicleStatus};
 pub use zone::{ZoneShape, ZoneState, ZoneType};

@@ -21,9 +21,13 @@ pub enum AlarmLevel {
     Critical,
 }
 
-/// Fraction of a limit a value must come back by before the level drops, so a
-/// value hovering at a limit does not raise and clear alerts on every sample.
-const DEADBAND: f64 = 0.02;
+/// Fraction of a limit a value must come back by before the level drops.
+const DEADBAND: f64 = 0.05;
+/// Consecutive observations a new level must persist for before it is
+/// taken. With the deadband, this keeps a noisy value hovering at a limit
+/// from raising and clearing alerts on every sample (alarm management
+/// practice, as in ISA-18.2's deadbands and on/off delays).
+pub const ALARM_DELAY: u8 = 3;
 
 impl AlarmLevel {
     fn severity(self) -> Option<Severity> {
@@ -74,6 +78,8 @@ pub struct Reading {
     pub level: AlarmLevel,
     /// How many consecutive observations carried exactly this value.
     pub repeats: u16,
+    /// Consecutive observations that called for another alarm level.
+    pub pending: u8,
 }
 
 /// The readings of an entity. Most entities report one measurand, so one
@@ -174,6 +180,7 @@ impl Readings {
                     quality: obs.quality,
                     level: AlarmLevel::Normal,
                     repeats: 0,
+                    pending: 0,
                 });
                 self.len() - 1
             }
@@ -196,9 +203,15 @@ impl Readings {
         if let (Some(limits), Some(x)) = (obs.measurand.alarm(), obs.value.as_f64()) {
             let before = r.level;
             let after = before.next(limits, x);
-            if after != before {
-                r.level = after;
-                raise_or_clear(obs.measurand, limits, before, after, x, ctx);
+            if after == before {
+                r.pending = 0;
+            } else {
+                r.pending += 1;
+                if r.pending >= ALARM_DELAY {
+                    r.pending = 0;
+                    r.level = after;
+                    raise_or_clear(obs.measurand, limits, before, after, x, ctx);
+                }
             }
         }
         Applied::Current
