@@ -82,6 +82,13 @@ macro_rules! by_kind {
     };
 }
 
+/// An input to an entity actor.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Observe(&'a Observation),
+    Command(&'a Command),
+}
+
 pub struct ShardCore {
     world: World,
     queries: Queries,
@@ -236,21 +243,28 @@ impl ShardCore {
             Some(e) => e,
             None => self.locate(obs.entity, obs.time)?,
         };
-        by_kind!(obs.entity.kind(), self.observe_as(e, obs))
+        by_kind!(obs.entity.kind(), self.apply_as(e, Input::Observe(obs)))
     }
 
-    fn observe_as<S: Hostable>(
-        &mut self,
-        e: Entity,
-        obs: &Observation,
-    ) -> Result<Applied, InputError> {
+    /// Applies one input to a resident entity of kind `S`: its handler, then
+    /// the bookkeeping every input shares (latest activity, changed).
+    fn apply_as<S: Hostable>(&mut self, e: Entity, input: Input) -> Result<Applied, InputError> {
+        let (entity, time) = match input {
+            Input::Observe(o) => (o.entity, o.time),
+            Input::Command(c) => (c.entity, c.time),
+        };
         let mut h = S::query(&mut self.queries)
             .get_mut(&mut self.world, e)
             .expect("an indexed entity has its kind's component");
         let h = &mut *h;
-        let mut ctx = state::Ctx::new(obs.entity, obs.time, &mut self.events, &mut self.commands);
-        let result = state::observe(&mut h.state, &mut h.common, obs, &mut ctx);
-        h.common.updated = h.common.updated.max(obs.time);
+        let mut ctx = state::Ctx::new(entity, time, &mut self.events, &mut self.commands);
+        let result = match input {
+            Input::Observe(o) => state::observe(&mut h.state, &mut h.common, o, &mut ctx),
+            Input::Command(c) => {
+                state::command(&mut h.state, &mut h.common, c, &mut ctx).map(|()| Applied::Current)
+            }
+        };
+        h.common.updated = h.common.updated.max(time);
         h.common.dirty = true;
         result
     }
@@ -258,19 +272,7 @@ impl ShardCore {
     /// Handles one command.
     pub fn command(&mut self, cmd: &Command) -> Result<(), InputError> {
         let e = self.locate(cmd.entity, cmd.time)?;
-        by_kind!(cmd.entity.kind(), self.command_as(e, cmd))
-    }
-
-    fn command_as<S: Hostable>(&mut self, e: Entity, cmd: &Command) -> Result<(), InputError> {
-        let mut h = S::query(&mut self.queries)
-            .get_mut(&mut self.world, e)
-            .expect("an indexed entity has its kind's component");
-        let h = &mut *h;
-        let mut ctx = state::Ctx::new(cmd.entity, cmd.time, &mut self.events, &mut self.commands);
-        let result = state::command(&mut h.state, &mut h.common, cmd, &mut ctx);
-        h.common.updated = h.common.updated.max(cmd.time);
-        h.common.dirty = true;
-        result
+        by_kind!(cmd.entity.kind(), self.apply_as(e, Input::Command(cmd))).map(|_| ())
     }
 
     /// Periodic upkeep of every resident entity at `now` (staleness…).

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::rollup::{Bucket, Resolution, Rollup};
-use super::{Result, Sample, StoreError};
+use super::{Result, Sample, corrupt};
 use crate::id::{EntityId, IdBuildHasher};
 use crate::measurand::Measurand;
 use crate::observation::{Observation, Quality};
@@ -158,10 +158,7 @@ impl History {
             let (k, v) = item?;
             let seq = keys::u64_from(&k);
             let samples: Vec<WalSample> =
-                postcard::from_bytes(&v).map_err(|source| StoreError::Decode {
-                    key: format!("wal block {seq}"),
-                    source,
-                })?;
+                postcard::from_bytes(&v).map_err(corrupt(|| format!("wal block {seq}")))?;
             for s in &samples {
                 self.append(
                     s.entity,
@@ -291,10 +288,7 @@ impl History {
             prefix[4..].copy_from_slice(&prefix_series);
             for item in self.chunks.scan_prefix(prefix) {
                 let (k, v) = item?;
-                decode_chunk(&v, &mut out).map_err(|source| StoreError::Decode {
-                    key: format!("chunk {:?}", &k[..]),
-                    source,
-                })?;
+                decode_chunk(&v, &mut out).map_err(corrupt(|| format!("chunk {:?}", &k[..])))?;
             }
         }
         {
@@ -302,10 +296,8 @@ impl History {
                 .lock()
                 .expect("head lock poisoned");
             if let Some(head) = heads.get(&series) {
-                decode_chunk(&head.bytes, &mut out).map_err(|source| StoreError::Decode {
-                    key: format!("head of {id} {m}"),
-                    source,
-                })?;
+                decode_chunk(&head.bytes, &mut out)
+                    .map_err(corrupt(|| format!("head of {id} {m}")))?;
             }
         }
         out.retain(|s| s.time >= from && s.time < to);
@@ -458,12 +450,8 @@ impl History {
         for item in self.chunks.scan_prefix(keys::hour_key(h)) {
             let (k, v) = item?;
             let series: [u8; 10] = k[4..14].try_into().expect("10 bytes");
-            decode_chunk(&v, per_series.entry(series).or_default()).map_err(|source| {
-                StoreError::Decode {
-                    key: format!("chunk {:?}", &k[..]),
-                    source,
-                }
-            })?;
+            decode_chunk(&v, per_series.entry(series).or_default())
+                .map_err(corrupt(|| format!("chunk {:?}", &k[..])))?;
         }
         let mut n = 0;
         let (mut b5, mut b1) = (sled::Batch::default(), sled::Batch::default());

@@ -290,10 +290,7 @@ impl Store {
             .take(limit)
             .map(|item| {
                 let (k, v) = item?;
-                postcard::from_bytes(&v).map_err(|source| StoreError::Decode {
-                    key: format!("event {:?}", &k[..]),
-                    source,
-                })
+                postcard::from_bytes(&v).map_err(corrupt(|| format!("event {:?}", &k[..])))
             })
             .collect()
     }
@@ -403,9 +400,12 @@ fn scan_relations(tree: &sled::Tree, id: EntityId) -> Result<Vec<Relation>> {
         .collect()
 }
 
+/// The error for a record that does not decode; `key` names it, and is only
+/// formatted when the error happens.
+pub(crate) fn corrupt(key: impl FnOnce() -> String) -> impl FnOnce(postcard::Error) -> StoreError {
+    move |source| StoreError::Decode { key: key(), source }
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8], id: EntityId) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|source| StoreError::Decode {
-        key: id.to_string(),
-        source,
-    })
+    postcard::from_bytes(bytes).map_err(corrupt(|| id.to_string()))
 }
