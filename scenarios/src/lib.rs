@@ -1,14 +1,22 @@
 //! # twin-scenarios: the simulated world
 //!
-//! The ground truth that the twin never sees directly: a world that evolves
-//! and emits observations through sensors, and acts on the commands the twin
-//! sends back. It talks to the runtime only through the
+//! The ground truth that the twin never sees directly. A [`Scenario`] file
+//! (TOML) describes a region, its populations, sensor models and random
+//! processes; [`SimWorld`] builds a bevy_ecs world from it and advances it tick
+//! by tick, emitting observations through sensors and acting on the commands
+//! the twin sends back. It talks to the runtime only through the
 //! [`ObservationSource`](twin_core::ports::ObservationSource) and
-//! [`CommandSink`](twin_core::ports::CommandSink) traits of twin-core.
-//!
-//! For now it holds the built-in [`demo`] world; scenario files, the bevy_ecs
-//! world simulator for the three domains and load-generation sinks come next.
+//! [`CommandSink`](twin_core::ports::CommandSink) traits of twin-core, and
+//! exposes the truth the twin cannot see ([`GroundTruth`]) for scoring.
 
+pub mod calendar;
 pub mod demo;
+pub mod geojson;
+pub mod profiles;
+pub mod sensor;
+pub mod spec;
+pub mod world;
 
 pub use demo::DemoWorld;
+pub use spec::{Scenario, ScenarioError, ScenarioSpec};
+pub use world::{GroundTruth, SimWorld};

@@ -118,6 +118,12 @@ measurands! {
     Severity => "severity", "", Number, 0.0, 1.0, up(0.5, 0.8), false;
     // Device.
     Battery => "battery", "%", Number, 0.0, 100.0, down(15.0, 5.0), false;
+    // Appended after the first release of the table: postcard stores a
+    // measurand by its position, so new ones go last to keep stores readable.
+    Throughput => "throughput", "units/h", Number, 0.0, 1.0e6, NO, false;
+    Yield => "yield", "t/ha", Number, 0.0, 100.0, NO, false;
+    Treatment => "treatment", "", Flag, 0.0, 1.0, NO, true;
+    Destination => "destination", "deg", Point, -INF, INF, NO, true;
 }
 
 impl fmt::Display for Measurand {

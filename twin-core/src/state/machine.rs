@@ -89,6 +89,7 @@ impl KindBehaviour for MachineState {
                 | Pressure
                 | Current
                 | Position
+                | Throughput
         )
     }
 

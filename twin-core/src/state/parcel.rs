@@ -134,6 +134,8 @@ impl KindBehaviour for ParcelState {
                 | Temperature
                 | Humidity
                 | Severity
+                | Yield
+                | Treatment
         )
     }
 

@@ -78,7 +78,7 @@ impl KindBehaviour for VehicleState {
         use Measurand::*;
         matches!(
             m,
-            Position | Heading | Speed | Load | Occupancy | Status | Headway
+            Position | Heading | Speed | Load | Occupancy | Status | Headway | Destination
         )
     }
 

@@ -1,0 +1,411 @@
+//! Sensors: how the true value of something becomes observations.
+//!
+//! A [`Channel`] is one measurand of one observed entity, read from a slot of
+//! the [`Truth`] of the world entity that carries it, through a
+//! [`SensorModel`]: noise, drift, dropouts, stuck values, spikes, latency and
+//! duplicates. Channels live on the world entity they read, so sampling walks
+//! memory in order instead of chasing references.
+
+use bevy_ecs::prelude::*;
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use twin_core::rng::Light;
+use twin_core::{EntityId, Measurand, Observation, SimTime, Value};
+
+use crate::spec::SensorModelSpec;
+
+/// A sensor model, resolved from its spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorModel {
+    pub name: String,
+    pub period: SimTime,
+    pub noise: f64,
+    pub relative_noise: f64,
+    pub drift_per_day: f64,
+    pub dropout: f64,
+    /// Probability per sample of entering a stuck episode, and its length.
+    pub stuck: Option<(f64, SimTime)>,
+    pub spikes: Option<(f64, f64)>,
+    /// Mean and cap of the delivery delay, ms.
+    pub latency: Option<(f64, SimTime)>,
+    pub duplicates: f64,
+    pub resolution: f64,
+}
+
+impl SensorModel {
+    pub fn from_spec(name: &str, spec: &SensorModelSpec, default_period: SimTime) -> SensorModel {
+        let period = spec.period.map_or(default_period, |d| d.0);
+        let per_sample = |per_day: f64| per_day * period.as_secs_f64() / 86_400.0;
+        SensorModel {
+            name: name.to_string(),
+            period,
+            noise: spec.noise,
+            relative_noise: spec.relative_noise,
+            drift_per_day: spec.drift_per_day,
+            dropout: spec.dropout,
+            stuck: spec
+                .stuck
+                .map(|e| (per_sample(e.per_day).min(1.0), e.duration.0)),
+            spikes: spec.spikes.map(|s| (s.probability, s.size)),
+            latency: spec.latency.map(|l| (l.mean.0.as_ms() as f64, l.max.0)),
+            duplicates: spec.duplicates,
+            resolution: spec.resolution,
+        }
+    }
+
+    /// A perfect sensor sampling every `period`.
+    pub fn ideal(period: SimTime) -> SensorModel {
+        SensorModel::from_spec("ideal", &SensorModelSpec::default(), period)
+    }
+}
+
+/// All sensor models of a world, indexed by [`Channel::model`].
+#[derive(Resource, Default)]
+pub struct SensorModels(pub Vec<SensorModel>);
+
+/// The true values a world entity exposes to its sensors, by slot. Domain
+/// systems write them; the sampling system reads them.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct Truth(pub [f64; 8]);
+
+/// What a channel reports: a number in one slot, or a position in two
+/// consecutive slots (longitude, latitude).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    Number(u8),
+    Point(u8),
+}
+
+/// One measurand of one observed entity.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub observed: EntityId,
+    pub measurand: Measurand,
+    pub reading: Reading,
+    pub model: u16,
+    pub next_due: SimTime,
+    /// This sensor's own drift rate, unit per day.
+    pub drift_rate: f64,
+    /// Until when the sensor is stuck, and at which value.
+    pub stuck: Option<(SimTime, Value)>,
+    pub last: Option<Value>,
+    pub seq: u64,
+    pub rng: Light,
+}
+
+impl Channel {
+    pub fn new(
+        observed: EntityId,
+        measurand: Measurand,
+        reading: Reading,
+        model_index: u16,
+        model: &SensorModel,
+        mut rng: Light,
+    ) -> Channel {
+        // Sensors do not all sample at the same instant.
+        let offset = (rng.random::<f64>() * model.period.as_ms() as f64) as i64;
+        let drift_rate = if model.drift_per_day > 0.0 {
+            model.drift_per_day * rng.sample::<f64, _>(StandardNormal)
+        } else {
+            0.0
+        };
+        Channel {
+            observed,
+            measurand,
+            reading,
+            model: model_index,
+            next_due: SimTime(offset),
+            drift_rate,
+            stuck: None,
+            last: None,
+            seq: 0,
+            rng,
+        }
+    }
+}
+
+/// The channels carried by a world entity.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Channels(pub Vec<Channel>);
+
+/// Observations on their way, in delivery order.
+#[derive(Resource, Default)]
+pub struct Outbox {
+    /// Delivered now (no latency), in emission order.
+    pub ready: Vec<Observation>,
+    /// Delayed: (deliver at, emission order, observation).
+    pub delayed: std::collections::BinaryHeap<std::cmp::Reverse<Delayed>>,
+    pub emitted: u64,
+}
+
+/// A delayed observation, ordered by delivery time then emission order.
+#[derive(Debug)]
+pub struct Delayed(pub SimTime, pub u64, pub Observation);
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0, self.1) == (other.0, other.1)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(other.0, other.1))
+    }
+}
+
+impl Outbox {
+    pub fn push(&mut self, deliver_at: SimTime, now: SimTime, obs: Observation) {
+        self.emitted += 1;
+        if deliver_at <= now {
+            self.ready.push(obs);
+        } else {
+            self.delayed
+                .push(std::cmp::Reverse(Delayed(deliver_at, self.emitted, obs)));
+        }
+    }
+
+    /// Moves the delayed observations due by `now` to the ready list.
+    pub fn release(&mut self, now: SimTime) {
+        while self.delayed.peek().is_some_and(|d| d.0.0 <= now) {
+            let std::cmp::Reverse(Delayed(_, _, obs)) = self.delayed.pop().expect("peeked");
+            self.ready.push(obs);
+        }
+    }
+}
+
+/// Samples `channel` if it is due at `now`, reading `truth`; pushes what the
+/// sensor delivers (nothing, one observation, or two for a duplicate).
+pub fn sample(
+    channel: &mut Channel,
+    truth: &Truth,
+    model: &SensorModel,
+    now: SimTime,
+    outbox: &mut Outbox,
+) {
+    if channel.next_due > now {
+        return;
+    }
+    // Catch up without bursts if the world skipped ahead.
+    while channel.next_due <= now {
+        channel.next_due = channel.next_due + model.period;
+    }
+    // NaN is how a domain says "nothing to see" (a parcel under cloud).
+    if let Reading::Number(slot) = channel.reading
+        && truth.0[slot as usize].is_nan()
+    {
+        return;
+    }
+    let rng = &mut channel.rng;
+    if model.dropout > 0.0 && rng.random::<f64>() < model.dropout {
+        return;
+    }
+    if let Some((until, _)) = channel.stuck
+        && until <= now
+    {
+        channel.stuck = None;
+    }
+    if let Some((p, length)) = model.stuck
+        && channel.stuck.is_none()
+        && channel.last.is_some()
+        && rng.random::<f64>() < p
+    {
+        channel.stuck = Some((now + length, channel.last.clone().expect("checked")));
+    }
+    let value = match &channel.stuck {
+        Some((_, v)) => v.clone(),
+        None => {
+            let drift = channel.drift_rate * now.as_secs_f64() / 86_400.0;
+            match channel.reading {
+                Reading::Number(slot) => {
+                    let truth = truth.0[slot as usize];
+                    let mut x = truth + drift;
+                    if model.noise > 0.0 {
+                        x += model.noise * rng.sample::<f64, _>(StandardNormal);
+                    }
+                    if model.relative_noise > 0.0 {
+                        x += truth.abs()
+                            * model.relative_noise
+                            * rng.sample::<f64, _>(StandardNormal);
+                    }
+                    if let Some((p, size)) = model.spikes
+                        && rng.random::<f64>() < p
+                    {
+                        x += if rng.random::<bool>() { size } else { -size };
+                    }
+                    if model.resolution > 0.0 {
+                        x = (x / model.resolution).round() * model.resolution;
+                    }
+                    let (lo, hi) = channel.measurand.valid_range();
+                    Value::Number(x.clamp(lo, hi))
+                }
+                Reading::Point(slot) => {
+                    let (lon, lat) = (truth.0[slot as usize], truth.0[slot as usize + 1]);
+                    // Noise in metres, turned into degrees at this latitude.
+                    let (dx, dy) = if model.noise > 0.0 {
+                        (
+                            model.noise * rng.sample::<f64, _>(StandardNormal),
+                            model.noise * rng.sample::<f64, _>(StandardNormal),
+                        )
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    Value::Point {
+                        lon: lon + dx / (111_320.0 * lat.to_radians().cos().max(0.01)),
+                        lat: lat + dy / 110_540.0,
+                    }
+                }
+            }
+        }
+    };
+    channel.last = Some(value.clone());
+    channel.seq += 1;
+    let deliver_at = match model.latency {
+        Some((mean_ms, cap)) => {
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            now + SimTime(((-u.ln() * mean_ms) as i64).min(cap.as_ms()))
+        }
+        None => now,
+    };
+    let duplicate = model.duplicates > 0.0 && rng.random::<f64>() < model.duplicates;
+    let obs = Observation {
+        seq: channel.seq,
+        ..Observation::number(channel.observed, now, channel.measurand, 0.0).with_value(value)
+    };
+    if duplicate {
+        outbox.push(deliver_at, now, obs.clone());
+    }
+    outbox.push(deliver_at, now, obs);
+}
+
+/// The system: every channel of every entity, in entity order.
+pub fn sample_all(
+    mut q: Query<(&Truth, &mut Channels)>,
+    models: Res<SensorModels>,
+    clock: Res<crate::world::SimClock>,
+    mut outbox: ResMut<Outbox>,
+) {
+    let now = clock.now;
+    for (truth, mut channels) in &mut q {
+        for c in &mut channels.0 {
+            if c.next_due <= now {
+                sample(c, truth, &models.0[c.model as usize], now, &mut outbox);
+            }
+        }
+    }
+    outbox.release(now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Dur, Episodes, Latency};
+    use twin_core::Kind;
+
+    fn run(spec: SensorModelSpec, samples: usize) -> Vec<Observation> {
+        let model = SensorModel::from_spec("t", &spec, SimTime::secs(1));
+        let id = EntityId::of(Kind::Sensor, "s");
+        let mut c = Channel::new(
+            id,
+            Measurand::Temperature,
+            Reading::Number(0),
+            0,
+            &model,
+            twin_core::rng::light(1, Some(id), "t"),
+        );
+        let mut out = Outbox::default();
+        let truth = Truth([20.0; 8]);
+        for s in 1..=samples as i64 {
+            sample(&mut c, &truth, &model, SimTime::secs(s), &mut out);
+        }
+        out.release(SimTime::days(1000));
+        out.ready
+    }
+
+    fn number(o: &Observation) -> f64 {
+        match o.value {
+            Value::Number(x) => x,
+            _ => panic!("not a number"),
+        }
+    }
+
+    #[test]
+    fn an_ideal_sensor_reports_the_truth_every_period() {
+        let obs = run(SensorModelSpec::default(), 100);
+        assert_eq!(obs.len(), 100);
+        assert!(obs.iter().all(|o| number(o) == 20.0));
+    }
+
+    #[test]
+    fn faults_show_in_the_stream() {
+        let noisy = run(
+            SensorModelSpec {
+                noise: 0.5,
+                dropout: 0.1,
+                duplicates: 0.05,
+                ..Default::default()
+            },
+            10_000,
+        );
+        let mean = noisy.iter().map(number).sum::<f64>() / noisy.len() as f64;
+        let sd = (noisy
+            .iter()
+            .map(|o| (number(o) - mean).powi(2))
+            .sum::<f64>()
+            / noisy.len() as f64)
+            .sqrt();
+        assert!((mean - 20.0).abs() < 0.05, "{mean}");
+        assert!((sd - 0.5).abs() < 0.05, "{sd}");
+        let dups = noisy.windows(2).filter(|w| w[0] == w[1]).count();
+        assert!((350..=650).contains(&dups), "{dups} duplicates");
+        // 10 % dropped, 5 % of the rest doubled.
+        assert!((9_000..9_900).contains(&noisy.len()), "{}", noisy.len());
+
+        let stuck = run(
+            SensorModelSpec {
+                noise: 0.5,
+                stuck: Some(Episodes {
+                    per_day: 86_400.0 / 100.0,
+                    duration: Dur(SimTime::secs(20)),
+                }),
+                ..Default::default()
+            },
+            2_000,
+        );
+        let repeats = stuck
+            .windows(2)
+            .filter(|w| w[0].value == w[1].value)
+            .count();
+        assert!(repeats > 100, "{repeats} repeated values");
+
+        let late = run(
+            SensorModelSpec {
+                latency: Some(Latency {
+                    mean: Dur(SimTime::secs(5)),
+                    max: Dur(SimTime::secs(30)),
+                }),
+                ..Default::default()
+            },
+            1_000,
+        );
+        assert_eq!(late.len(), 1_000);
+        let out_of_order = late.windows(2).filter(|w| w[1].time < w[0].time).count();
+        assert!(out_of_order > 100, "{out_of_order} out of order");
+
+        let drifting = run(
+            SensorModelSpec {
+                drift_per_day: 1.0,
+                period: Some(Dur(SimTime::hours(1))),
+                ..Default::default()
+            },
+            24 * 3600 * 10,
+        );
+        let error = (number(drifting.last().unwrap()) - 20.0).abs();
+        assert!(error > 0.05, "drift after 10 days: {error}");
+    }
+}

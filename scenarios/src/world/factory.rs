@@ -1,0 +1,436 @@
+//! The factory: machines that wear out and fail, technicians who repair them.
+//!
+//! Each machine has a hidden life (operating hours to failure, drawn from the
+//! C-MAPSS FD001 lifetimes) and an age; its degradation follows the mean
+//! C-MAPSS health trajectory of its fraction of life used. Wear runs faster
+//! under load, and load follows the shifts (day, night, weekend). Vibration,
+//! temperature, pressure and current rise with degradation; at the end of its
+//! life, or in a sudden failure, a machine goes down and stops producing.
+//!
+//! `BeginMaintenance` on a machine calls a technician, who walks to it,
+//! repairs it (the machine is in maintenance meanwhile) and walks back; the
+//! repair restores the machine as new. `SetDesired running=false` stops a
+//! machine (no wear, no production) until it is set running again.
+
+use bevy_ecs::prelude::*;
+use rand::RngExt;
+use twin_core::rng::Light;
+use twin_core::state::{MachineState, VehicleMode, VehicleState, ZoneShape, ZoneState, ZoneType};
+use twin_core::{
+    Action, Command, EntityId, EntityRecord, Kind, KindState, Measurand, Observation, Relation,
+    SimTime, Value,
+};
+
+use super::build::Builder;
+use super::mobility::{self, Frame, Mover};
+use super::{SimClock, Stage, Twin};
+use crate::profiles;
+use crate::sensor::{Channels, Outbox, Reading, Truth};
+use crate::spec::{ScenarioError, ShiftSpec};
+
+/// Truth slots of a machine.
+const VIBRATION: u8 = 0;
+const TEMPERATURE: u8 = 1;
+const PRESSURE: u8 = 2;
+const CURRENT: u8 = 3;
+const THROUGHPUT: u8 = 4;
+/// Longitude, then latitude.
+const LON: u8 = 5;
+
+/// Below this health a machine has failed.
+const FAILED: f64 = 0.05;
+const SPACING_M: f64 = 12.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Running,
+    /// Stopped by an operator: no wear, no production.
+    Stopped,
+    Down,
+    Maintenance,
+}
+
+impl Mode {
+    pub fn status(self) -> &'static str {
+        match self {
+            Mode::Running => "running",
+            Mode::Stopped => "idle",
+            Mode::Down => "down",
+            Mode::Maintenance => "maintenance",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Profile {
+    vibration: f64,
+    pressure: f64,
+    current: f64,
+}
+
+fn profile(subtype: &str) -> Profile {
+    match subtype {
+        "pump" => Profile {
+            vibration: 2.2,
+            pressure: 6.0,
+            current: 25.0,
+        },
+        "cnc-mill" => Profile {
+            vibration: 1.4,
+            pressure: 0.0,
+            current: 60.0,
+        },
+        _ => Profile {
+            vibration: 1.8,
+            pressure: 0.0,
+            current: 40.0,
+        },
+    }
+}
+
+#[derive(Component)]
+pub struct Machine {
+    pub mode: Mode,
+    /// Operating hours to failure (at full load).
+    pub life_h: f64,
+    pub age_h: f64,
+    pub health: f64,
+    pub units_per_hour: f64,
+    pub produced: f64,
+    pub x: f64,
+    pub y: f64,
+    profile: Profile,
+    /// Sudden failures per operating hour.
+    hazard: f64,
+    announced: Option<Mode>,
+    rng: Light,
+}
+
+impl Machine {
+    /// Remaining operating hours at full load.
+    pub fn rul_h(&self) -> f64 {
+        if self.mode == Mode::Down {
+            0.0
+        } else {
+            (self.life_h - self.age_h).max(0.0)
+        }
+    }
+
+    fn renew(&mut self, hours_per_cycle: f64) {
+        let lifetimes = profiles::lifetimes();
+        self.life_h = lifetimes[self.rng.random_range(0..lifetimes.len())] * hours_per_cycle;
+        self.age_h = 0.0;
+        self.health = 1.0;
+    }
+}
+
+#[derive(Component)]
+pub struct Technician {
+    home: (f64, f64),
+    speed_kmh: f64,
+    job: Option<Entity>,
+    repairing_until: Option<SimTime>,
+}
+
+#[derive(Resource)]
+struct Shop {
+    shifts: ShiftSpec,
+    hours_per_cycle: f64,
+    repair: SimTime,
+    /// Machines waiting for a technician, first come first served.
+    queue: std::collections::VecDeque<Entity>,
+}
+
+/// Which truth slot each measurand of a machine's sensors reads.
+const SLOTS: &[(Measurand, u8)] = &[
+    (Measurand::VibrationRms, VIBRATION),
+    (Measurand::Temperature, TEMPERATURE),
+    (Measurand::Pressure, PRESSURE),
+    (Measurand::Current, CURRENT),
+];
+
+pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
+    let spec = b.scenario.spec.factory.clone().expect("factory");
+    let total: usize = spec.machines.iter().map(|g| b.scaled(g.count)).sum();
+    let columns = (total as f64).sqrt().ceil().max(1.0) as usize;
+    let half = columns as f64 * SPACING_M / 2.0;
+    let (lo, hi) = (
+        b.local.lonlat(-half - 10.0, -half - 10.0),
+        b.local.lonlat(half + 10.0, half + 10.0),
+    );
+    let site = EntityRecord::new(Kind::Zone, "site", "factory").with_state(KindState::Zone(
+        ZoneState::new(
+            ZoneType::Site,
+            ZoneShape::Polygon(geo::Rect::new(lo, hi).to_polygon()),
+        ),
+    ));
+    let site = b.record(site);
+    let failures = b
+        .scenario
+        .spec
+        .events
+        .failures
+        .map_or(0.0, |f| f.per_machine_year);
+    let mut n = 0;
+    for (g, group) in spec.machines.iter().enumerate() {
+        for i in 0..b.scaled(group.count) {
+            let name = format!("{}-{i:04}", group.subtype);
+            let (x, y) = (
+                (n % columns) as f64 * SPACING_M - half,
+                (n / columns) as f64 * SPACING_M - half,
+            );
+            n += 1;
+            let (lon, lat) = b.local.lonlat(x, y);
+            let record = EntityRecord::new(Kind::Machine, &name, &group.subtype)
+                .with_state(KindState::Machine(MachineState::default()))
+                .with_relation(Relation::LiesIn(site));
+            let id = b.record(record);
+            let mut channels = b.sensors(
+                &format!("factory.machines[{g}].sensors"),
+                &name,
+                &group.sensors,
+                Relation::AttachedTo(id),
+                SLOTS,
+            )?;
+            channels.push(b.ideal_channel(
+                id,
+                Measurand::Throughput,
+                Reading::Number(THROUGHPUT),
+                SimTime::minutes(1),
+            ));
+            // Where it stands, reported once a day by the asset register.
+            channels.push(b.ideal_channel(
+                id,
+                Measurand::Position,
+                Reading::Point(LON),
+                SimTime::days(1),
+            ));
+            let mut truth = Truth::default();
+            truth.0[LON as usize] = lon;
+            truth.0[LON as usize + 1] = lat;
+            let mut rng = b.rng(Some(id), "machine");
+            let mut machine = Machine {
+                mode: Mode::Running,
+                life_h: 0.0,
+                age_h: 0.0,
+                health: 1.0,
+                units_per_hour: group.units_per_hour,
+                produced: 0.0,
+                x,
+                y,
+                profile: profile(&group.subtype),
+                hazard: failures / 8760.0,
+                announced: None,
+                rng: b.rng(Some(id), "life"),
+            };
+            machine.renew(spec.hours_per_cycle);
+            machine.age_h =
+                machine.life_h * group.initial_life_used.sample(&mut rng).clamp(0.0, 1.0);
+            machine.health = 1.0 - profiles::degradation(machine.age_h / machine.life_h);
+            b.spawn_twin(id, (machine, truth, Channels(channels)));
+        }
+    }
+    let techs = b.scaled(spec.technicians.count);
+    let gps = spec.gps.as_ref().map(|g| g.get_ref().as_str());
+    for i in 0..techs {
+        let name = format!("technician-{i:02}");
+        let home = (-half - 8.0, -half + i as f64 * 4.0);
+        let record = EntityRecord::new(Kind::Vehicle, &name, "technician")
+            .with_state(KindState::Vehicle(VehicleState::new(
+                VehicleMode::Technician,
+            )))
+            .with_relation(Relation::LiesIn(site));
+        let id = b.record(record);
+        let channels = match gps {
+            Some(gps) => mobility::gps_channels(b, id, gps)?,
+            None => Vec::new(),
+        };
+        b.spawn_twin(
+            id,
+            (
+                Technician {
+                    home,
+                    speed_kmh: spec.technicians.speed_kmh,
+                    job: None,
+                    repairing_until: None,
+                },
+                Mover::at(home.0, home.1),
+                Truth::default(),
+                Channels(channels),
+            ),
+        );
+    }
+    b.ecs.insert_resource(Shop {
+        shifts: spec.shifts,
+        hours_per_cycle: spec.hours_per_cycle,
+        repair: spec.technicians.repair.0,
+        queue: Default::default(),
+    });
+    Ok(())
+}
+
+pub fn add(schedule: &mut Schedule) {
+    schedule.add_systems((operate, technicians).chain().in_set(Stage::Factory));
+}
+
+/// Load now, from the shift pattern.
+fn load(shifts: &ShiftSpec, clock: &SimClock) -> f64 {
+    let c = clock.civil();
+    if c.weekday >= 5 {
+        shifts.weekend
+    } else if (6.0..22.0).contains(&c.hour) {
+        shifts.day
+    } else {
+        shifts.night
+    }
+}
+
+fn status(outbox: &mut Outbox, id: EntityId, now: SimTime, mode: Mode) {
+    let obs =
+        Observation::number(id, now, Measurand::Status, 0.0).with_value(Value::text(mode.status()));
+    outbox.push(now, now, obs);
+}
+
+/// Wear, failures and what the machine's sensors would read.
+fn operate(
+    clock: Res<SimClock>,
+    shop: Res<Shop>,
+    mut outbox: ResMut<Outbox>,
+    mut q: Query<(&Twin, &mut Machine, &mut Truth)>,
+) {
+    let dt = clock.hours();
+    let load = load(&shop.shifts, &clock);
+    let ambient = 22.0;
+    for (twin, mut m, mut t) in &mut q {
+        let m = &mut *m;
+        if m.mode == Mode::Running {
+            m.age_h += dt * (0.3 + 0.7 * load);
+            m.health = 1.0 - profiles::degradation(m.age_h / m.life_h);
+            let sudden = m.hazard > 0.0 && m.rng.random::<f64>() < m.hazard * dt;
+            if m.health <= FAILED || sudden {
+                m.mode = Mode::Down;
+            }
+        }
+        if m.announced != Some(m.mode) {
+            m.announced = Some(m.mode);
+            status(&mut outbox, twin.0, clock.now, m.mode);
+        }
+        let t = &mut t.0;
+        if m.mode == Mode::Running {
+            let d = 1.0 - m.health;
+            let p = m.profile;
+            t[VIBRATION as usize] = p.vibration * (0.5 + 0.5 * load) + 9.0 * d * d;
+            t[TEMPERATURE as usize] = ambient + 25.0 * load + 25.0 * d;
+            t[PRESSURE as usize] = p.pressure * load * (1.0 - 0.25 * d);
+            t[CURRENT as usize] = p.current * (0.3 + 0.7 * load) * (1.0 + 0.15 * d);
+            let rate = m.units_per_hour * load * (1.0 - 0.2 * d);
+            t[THROUGHPUT as usize] = rate;
+            m.produced += rate * dt;
+        } else {
+            t[VIBRATION as usize] = 0.05;
+            t[TEMPERATURE as usize] = ambient;
+            t[PRESSURE as usize] = 0.0;
+            t[CURRENT as usize] = 0.0;
+            t[THROUGHPUT as usize] = 0.0;
+        }
+    }
+}
+
+/// Technicians take queued jobs, walk, repair, walk home.
+fn technicians(
+    clock: Res<SimClock>,
+    frame: Res<Frame>,
+    mut shop: ResMut<Shop>,
+    mut techs: Query<(&mut Technician, &mut Mover, &mut Truth), Without<Machine>>,
+    mut machines: Query<&mut Machine>,
+) {
+    let now = clock.now;
+    for (mut tech, mut mover, mut truth) in &mut techs {
+        if tech.job.is_none()
+            && let Some(job) = shop.queue.pop_front()
+        {
+            tech.job = Some(job);
+        }
+        match tech.job {
+            Some(job) => {
+                let Ok(mut m) = machines.get_mut(job) else {
+                    tech.job = None;
+                    continue;
+                };
+                if let Some(until) = tech.repairing_until {
+                    mover.stop();
+                    if now >= until {
+                        m.renew(shop.hours_per_cycle);
+                        m.mode = Mode::Running;
+                        tech.job = None;
+                        tech.repairing_until = None;
+                    }
+                } else if mover.towards(m.x, m.y, tech.speed_kmh, clock.tick) {
+                    m.mode = Mode::Maintenance;
+                    tech.repairing_until = Some(now + shop.repair);
+                }
+            }
+            None => {
+                let (hx, hy) = tech.home;
+                if mover.towards(hx, hy, tech.speed_kmh, clock.tick) {
+                    mover.stop();
+                }
+            }
+        }
+        mover.write(&frame.0, &mut truth);
+    }
+}
+
+/// Commands to machines: maintenance calls a technician; `running` stops or
+/// restarts a machine.
+pub fn command(world: &mut World, entity: Entity, cmd: &Command) -> bool {
+    if world.get::<Machine>(entity).is_none() {
+        return false;
+    }
+    match &cmd.action {
+        Action::BeginMaintenance => {
+            let techs = world.query::<&Technician>().iter(world).count();
+            let mut shop = world.resource_mut::<Shop>();
+            if shop.queue.contains(&entity) {
+                return true;
+            }
+            if techs == 0 {
+                // No technicians: the crew on the spot repairs at once.
+                let hours = shop.hours_per_cycle;
+                let mut m = world.get_mut::<Machine>(entity).expect("checked");
+                m.renew(hours);
+                m.mode = Mode::Running;
+            } else {
+                shop.queue.push_back(entity);
+            }
+        }
+        Action::EndMaintenance => {}
+        Action::SetDesired {
+            measurand: Measurand::Running,
+            value: Value::Flag(on),
+        } => {
+            let mut m = world.get_mut::<Machine>(entity).expect("checked");
+            m.mode = match (m.mode, on) {
+                (Mode::Stopped, true) => Mode::Running,
+                (Mode::Running, false) => Mode::Stopped,
+                (mode, _) => mode,
+            };
+        }
+        _ => {}
+    }
+    true
+}
+
+/// What the factory's machines really are.
+pub fn truth(world: &mut World) -> Vec<super::MachineTruth> {
+    let mut q = world.query::<(&Twin, &Machine)>();
+    q.iter(world)
+        .map(|(t, m)| super::MachineTruth {
+            id: t.0,
+            health: m.health,
+            rul_h: m.rul_h(),
+            status: m.mode.status(),
+            produced: m.produced,
+        })
+        .collect()
+}
