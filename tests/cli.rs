@@ -19,10 +19,11 @@ fn stderr(o: &Output) -> String {
 }
 
 #[test]
-fn a_demo_run_leaves_a_store_that_inspect_reads() {
+fn a_run_leaves_a_store_that_inspect_reads() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let store = store.to_str().unwrap();
+    // The default scenario is the cocoa farm: all five kinds.
     let run = twin(&[
         "run",
         "--store",
@@ -48,37 +49,27 @@ fn a_demo_run_leaves_a_store_that_inspect_reads() {
         assert!(text.contains(kind), "no {kind} in\n{text}");
     }
 
-    // The scripted operator switched the pump on at 0:10 and off at 2:00; the
-    // world obeys 30 s later, so by now desired and reported agree.
-    let pump = twin(&[
+    let probe = twin(&[
         "inspect",
         "--store",
         store,
-        "machine/irrigation-pump",
-        "--json",
-    ]);
-    assert!(pump.status.success(), "{}", stderr(&pump));
-    let v: serde_json::Value = serde_json::from_slice(&pump.stdout).unwrap();
-    let control = &v["controls"][0];
-    assert_eq!(control["measurand"], "pump_on");
-    assert_eq!(control["desired"], serde_json::json!({"flag": false}));
-    assert_eq!(control["in_sync"], serde_json::Value::Bool(true));
-    assert!(v["relations_from"][0]["lies_in"].as_u64().is_some());
-
-    let vib = twin(&[
-        "inspect",
-        "--store",
-        store,
-        "sensor/vib-00",
+        "sensor/weather-00-temperature",
         "--resolution",
         "5m",
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_slice(&vib.stdout).unwrap();
-    let buckets = v["history"]["vibration_rms"].as_array().unwrap();
-    // The default window is 6 h, but the run lasted 3 h: 36 five-minute buckets.
-    assert_eq!(buckets.len(), 36);
-    assert_eq!(buckets[0]["count"], 30, "a sample every 10 s");
+    assert!(probe.status.success(), "{}", stderr(&probe));
+    let v: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let buckets = v["history"]["temperature"].as_array().unwrap();
+    // A sample every 10 minutes for 3 hours, one per 5-minute bucket (the
+    // first falls at the sensor's own offset in its period).
+    assert!((17..=18).contains(&buckets.len()), "{buckets:?}");
+    assert!(buckets.iter().all(|b| b["count"] == 1));
+    for pair in buckets.windows(2) {
+        let gap = pair[1]["start"].as_i64().unwrap() - pair[0]["start"].as_i64().unwrap();
+        assert_eq!(gap, 600_000);
+    }
+    assert!(v["relations_from"][0]["attached_to"].as_u64().is_some());
 }
 
 #[test]
@@ -87,13 +78,167 @@ fn a_run_continues_where_the_last_one_stopped() {
     let store = dir.path().join("s");
     let store = store.to_str().unwrap();
     for _ in 0..2 {
-        let run = twin(&["run", "--store", store, "--for", "1h", "--clock", "max"]);
+        let run = twin(&[
+            "run",
+            "--scenario",
+            "city",
+            "--scale",
+            "0.3",
+            "--store",
+            store,
+            "--for",
+            "1h",
+            "--clock",
+            "max",
+        ]);
         assert!(run.status.success(), "{}", stderr(&run));
-        assert!(stdout(&run).contains("(0 refused)"), "{}", stdout(&run));
+        assert!(stdout(&run).contains("(0 refused"), "{}", stdout(&run));
     }
-    let bus = twin(&["inspect", "--store", store, "vehicle/bus-00", "--json"]);
+    let bus = twin(&["inspect", "--store", store, "vehicle/bus-0-0", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&bus.stdout).unwrap();
-    assert_eq!(v["entity"]["common"]["updated"], 2 * 3_600_000 - 10_000);
+    let updated = v["entity"]["common"]["updated"].as_i64().unwrap();
+    assert!(updated > 3_600_000 + 3_500_000, "{updated}");
+}
+
+#[test]
+fn every_shipped_scenario_runs_to_its_end_and_exits_0() {
+    for name in ["farm-cocoa", "garden", "city", "factory"] {
+        let path = format!("{}/data/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let run = twin(&[
+            "run",
+            "--scenario",
+            &path,
+            "--scale",
+            "0.3",
+            "--for",
+            "2h",
+            "--clock",
+            "max",
+            "--ephemeral",
+        ]);
+        assert!(run.status.success(), "{name}: {}", stderr(&run));
+        let out = stdout(&run);
+        assert!(
+            out.contains("ran 0d02:00:00.000") && out.contains("(0 refused"),
+            "{name}: {out}"
+        );
+    }
+    let o = twin(&["run", "--scenario", "moon-base", "--ephemeral"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("built-in: farm-cocoa, garden, city, factory"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Records `scenario` for `duration`; returns the recording's path.
+fn record(dir: &std::path::Path, scenario: &str, duration: &str) -> std::path::PathBuf {
+    let out = dir.join("run.rec");
+    let o = twin(&[
+        "record",
+        "--scenario",
+        scenario,
+        "--scale",
+        "0.3",
+        "--for",
+        duration,
+        "--out",
+        out.to_str().unwrap(),
+        "--hash-every",
+        "10",
+        "--workers",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn replay_reproduces_every_hash_with_one_and_two_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(dir.path(), "city", "2h");
+    for workers in ["1", "2"] {
+        let o = twin(&["replay", rec.to_str().unwrap(), "--workers", workers]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("120 steps"), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("12 state hashes reproduced"),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
+fn a_damaged_recording_is_refused_at_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(dir.path(), "factory", "10m");
+    let mut bytes = std::fs::read(&rec).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(&rec, &bytes).unwrap();
+    let o = twin(&["replay", rec.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("corrupt block at offset"),
+        "{}",
+        stderr(&o)
+    );
+    // Cut short: refused, not accepted as a shorter run.
+    std::fs::write(&rec, &bytes[..at]).unwrap();
+    let o = twin(&["replay", rec.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("corrupt block at offset") || stderr(&o).contains("cut short"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_tampered_recording_is_reported_at_the_first_divergence() {
+    use twin_core::Value;
+    use twin_core::recording::{Block, Reader, Writer};
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(dir.path(), "factory", "30m");
+    // Change one observation in step 12 and write valid checksums: only the
+    // replay can tell.
+    let tampered = dir.path().join("tampered.rec");
+    let mut reader = Reader::open(&rec).unwrap();
+    let mut writer = Writer::create(&tampered).unwrap();
+    let mut changed = None;
+    while let Some(mut block) = reader.next_block().unwrap() {
+        if let Block::Create { records, .. } = &block {
+            // Learn the names, to read the replay's message.
+            records.iter().for_each(|r| r.check().unwrap());
+        }
+        if let Block::Observations {
+            step: 12,
+            observations,
+        } = &mut block
+            && changed.is_none()
+        {
+            let o = observations
+                .iter_mut()
+                .find(|o| matches!(o.value, Value::Number(_)))
+                .unwrap();
+            o.value = Value::Number(123.0);
+            changed = Some(o.entity);
+        }
+        writer.write(&block).unwrap();
+    }
+    writer.finish().unwrap();
+    let entity = changed.expect("step 12 has observations");
+    let o = twin(&["replay", tampered.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    // Hashes every 10 steps: the first after step 12 is at step 19.
+    assert!(err.contains("diverged at step 19"), "{err}");
+    assert!(
+        err.contains(&format!("entity {entity} emitted other events")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -105,6 +250,7 @@ fn bad_arguments_get_clear_errors() {
     assert!(stderr(&o).contains("no store at"), "{}", stderr(&o));
 
     let o = twin(&["run", "--ephemeral", "--for", "3 weeks"]);
+    assert!(!o.status.success());
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("unknown duration unit ` weeks`"),

@@ -380,6 +380,12 @@ impl Runtime {
         (log.count(), log.digest())
     }
 
+    /// Lockstep: the running hash of each entity's events, for `ids`.
+    pub fn entity_log_hashes(&self, ids: impl Iterator<Item = EntityId>) -> Vec<u64> {
+        let log = self.log.lock().expect("log lock poisoned");
+        ids.map(|id| log.entity_digest(id)).collect()
+    }
+
     /// Checkpoints, then stops the actor threads.
     pub async fn shutdown(mut self) -> Result<(), RuntimeError> {
         let result = self.checkpoint().await.map(|_| ());

@@ -18,13 +18,7 @@ pub struct Shape {
     pub polygon: Polygon<f64>,
 }
 
-/// Reads the polygons of a GeoJSON FeatureCollection.
-pub fn read_polygons(path: &Path) -> Result<Vec<Shape>, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError::new(path, format!("cannot read: {e}")))?;
-    parse_polygons(&text, path)
-}
-
+/// The polygons of a GeoJSON FeatureCollection; `path` names it in errors.
 pub fn parse_polygons(text: &str, path: &Path) -> Result<Vec<Shape>, ScenarioError> {
     let err = |m: String| ScenarioError::new(path, m);
     let gj: GeoJson = text.parse().map_err(|e| err(format!("not GeoJSON: {e}")))?;

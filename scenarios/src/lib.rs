@@ -10,13 +10,11 @@
 //! exposes the truth the twin cannot see ([`GroundTruth`]) for scoring.
 
 pub mod calendar;
-pub mod demo;
 pub mod geojson;
 pub mod profiles;
 pub mod sensor;
 pub mod spec;
 pub mod world;
 
-pub use demo::DemoWorld;
 pub use spec::{Scenario, ScenarioError, ScenarioSpec};
 pub use world::{GroundTruth, SimWorld};

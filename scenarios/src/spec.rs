@@ -650,9 +650,82 @@ pub struct Scenario {
     pub spec: ScenarioSpec,
     pub file: PathBuf,
     pub calendar: Calendar,
+    /// Files compiled in with a built-in scenario, by relative path.
+    pub assets: &'static [(&'static str, &'static str)],
 }
 
+/// The scenarios shipped in `data/scenarios/`, compiled in so that `twin run`
+/// works from any directory: (name, text, assets).
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+const BUILTIN: &[Builtin] = &[
+    (
+        "farm-cocoa",
+        include_str!("../../data/scenarios/farm-cocoa.toml"),
+        &[],
+    ),
+    (
+        "garden",
+        include_str!("../../data/scenarios/garden.toml"),
+        &[(
+            "garden-beds.geojson",
+            include_str!("../../data/scenarios/garden-beds.geojson"),
+        )],
+    ),
+    ("city", include_str!("../../data/scenarios/city.toml"), &[]),
+    (
+        "factory",
+        include_str!("../../data/scenarios/factory.toml"),
+        &[],
+    ),
+];
+
 impl Scenario {
+    /// The names of the built-in scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|b| b.0).collect()
+    }
+
+    /// A built-in scenario by name (`city`, `factory`, `farm-cocoa`, `garden`).
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let (name, text, assets) = BUILTIN.iter().find(|b| b.0 == name)?;
+        let mut s = Scenario::parse(text, format!("data/scenarios/{name}.toml"))
+            .expect("built-in scenarios are valid");
+        s.assets = assets;
+        Some(s)
+    }
+
+    /// A scenario file at `name_or_path`, or else the built-in of that name.
+    pub fn find(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        let path = Path::new(name_or_path);
+        if path.exists() {
+            return Scenario::load(path);
+        }
+        Scenario::builtin(name_or_path).ok_or_else(|| {
+            ScenarioError::new(
+                path,
+                format!(
+                    "no such file, nor a built-in scenario (built-in: {})",
+                    Scenario::builtin_names().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Reads a file named in the scenario, relative to it (or compiled in).
+    pub fn read_relative(&self, relative: &str) -> Result<(PathBuf, String), ScenarioError> {
+        let path = self.resolve(relative);
+        if let Some((_, text)) = self.assets.iter().find(|a| a.0 == relative) {
+            return Ok((path, text.to_string()));
+        }
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|e| ScenarioError::new(&path, format!("cannot read: {e}")))
+    }
+
     /// Reads and checks a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         let path = path.as_ref();
@@ -676,6 +749,7 @@ impl Scenario {
             spec,
             file: file.to_path_buf(),
             calendar,
+            assets: &[],
         };
         scenario.check(text)?;
         Ok(scenario)

@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod inspect;
+pub mod progress;
+pub mod replay;
 pub mod run;
 
 /// Errors of the command line: a message for the user.

@@ -1,11 +1,11 @@
-//! `twin run`: the twin on the built-in demo world.
+//! `twin run` and `twin record`: the twin on a scenario's world.
 //!
-//! The loop: pace simulated time with the clock, let the world advance and
-//! emit observations, ingest them, hand the commands the twin issues back to
-//! the world, tick the runtime every simulated minute, and every simulated
-//! hour compact the store's history and checkpoint entity state. Ctrl-C stops
-//! cleanly (checkpoint, flush). On a store that already holds a run, simulated
-//! time continues where it stopped.
+//! The loop: pace simulated time with the clock, let the driver advance the
+//! world and feed the runtime, and every simulated hour compact the store's
+//! history and checkpoint entity state. Ctrl-C stops cleanly (checkpoint,
+//! flush). On a store that already holds a run, simulated time continues
+//! where it stopped. With `--record`, the runtime runs in lockstep and every
+//! input goes to a recording that `twin replay` checks.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,63 +13,111 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args as ClapArgs;
-use indicatif::{ProgressBar, ProgressStyle};
 use tracing::{info, warn};
+use twin::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
-use twin_core::ports::{CommandSink, ObservationSource};
-use twin_core::state::InputError;
 use twin_core::store::{Retention, Store};
-use twin_core::{Clock, ClockMode, Command, EventBody, EventType, SimTime};
-use twin_scenarios::DemoWorld;
+use twin_core::{Clock, ClockMode, EventBody, EventType, SimTime};
+use twin_scenarios::{Scenario, SimWorld};
 
-use super::Result;
+use super::{Result, progress};
 
-#[derive(ClapArgs)]
+#[derive(ClapArgs, Clone)]
 pub struct Args {
+    /// Scenario file, or the name of a built-in one (city, factory,
+    /// farm-cocoa, garden).
+    #[arg(long, default_value = "farm-cocoa")]
+    scenario: String,
     /// Store directory (created if missing).
     #[arg(long, default_value = "./twin-data")]
     store: PathBuf,
     /// Keep nothing: use a temporary store removed at exit.
     #[arg(long)]
     ephemeral: bool,
-    /// Simulated time to run, e.g. 12h or 7d. Without it, runs until Ctrl-C.
+    /// Simulated time to run, e.g. 12h or 7d (default: the scenario's duration).
     #[arg(long = "for", value_parser = SimTime::parse_duration)]
     duration: Option<SimTime>,
-    /// Clock: `real`, `xN` (N simulated seconds per second) or `max`.
-    #[arg(long, default_value = "x60", value_parser = ClockMode::parse)]
-    clock: ClockMode,
-    /// Seed of every random draw in the world.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Multiplies the number of machines, parcels and vehicles.
-    #[arg(long, default_value_t = 1)]
-    scale: usize,
-    /// Worker threads (shards).
-    #[arg(long, default_value_t = default_workers())]
-    workers: usize,
+    /// Run until Ctrl-C, whatever the scenario's duration.
+    #[arg(long, conflicts_with = "duration")]
+    forever: bool,
+    /// Clock: `real`, `xN` (N simulated seconds per second) or `max`
+    /// (default: the scenario's).
+    #[arg(long, value_parser = ClockMode::parse)]
+    clock: Option<ClockMode>,
+    #[command(flatten)]
+    world: WorldArgs,
     /// How long raw history is kept.
     #[arg(long, default_value = "30d", value_parser = SimTime::parse_duration)]
     raw_retention: SimTime,
     /// How long 5-minute and hourly roll-ups are kept.
     #[arg(long, default_value = "365d", value_parser = SimTime::parse_duration)]
     rollup_retention: SimTime,
+    /// Record every input to this file, for `twin replay`.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Steps between state hashes in a recording.
+    #[arg(long, default_value_t = 60)]
+    hash_every: u64,
 }
 
-fn default_workers() -> usize {
+/// What `run` and `record` may change of a scenario, and how many workers.
+#[derive(ClapArgs, Clone)]
+pub struct WorldArgs {
+    /// Seed of every random draw in the world (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Multiplies the scenario's populations (default: the scenario's scale).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Worker threads (shards).
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+}
+
+/// `twin record`: `twin run` into a recording, on a temporary store, as fast
+/// as possible unless told otherwise.
+#[derive(ClapArgs)]
+pub struct RecordArgs {
+    /// Scenario file, or the name of a built-in one.
+    #[arg(long)]
+    scenario: String,
+    /// Simulated time to record (default: the scenario's duration).
+    #[arg(long = "for", value_parser = SimTime::parse_duration)]
+    duration: Option<SimTime>,
+    /// The recording to write.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    world: WorldArgs,
+    /// Steps between state hashes.
+    #[arg(long, default_value_t = 60)]
+    hash_every: u64,
+    /// Clock while recording (a live-paced recording replays the same).
+    #[arg(long, default_value = "max", value_parser = ClockMode::parse)]
+    clock: ClockMode,
+}
+
+impl From<RecordArgs> for Args {
+    fn from(r: RecordArgs) -> Args {
+        Args {
+            scenario: r.scenario,
+            store: PathBuf::new(),
+            ephemeral: true,
+            duration: r.duration,
+            forever: false,
+            clock: Some(r.clock),
+            world: r.world,
+            raw_retention: SimTime::days(30),
+            rollup_retention: SimTime::days(365),
+            record: Some(r.out),
+            hash_every: r.hash_every,
+        }
+    }
+}
+
+pub(crate) fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
-
-/// Figures of a run, printed at the end.
-#[derive(Default)]
-struct Tally {
-    observations: usize,
-    refused: usize,
-    events: usize,
-    alerts: usize,
-    commands: usize,
-}
-
-const STEP: SimTime = twin_scenarios::demo::SAMPLE;
 
 pub fn main(args: Args) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -78,8 +126,29 @@ pub fn main(args: Args) -> Result<()> {
     rt.block_on(run(args))
 }
 
+pub fn record(args: RecordArgs) -> Result<()> {
+    main(args.into())
+}
+
+/// The scenario of `args`, with its overrides.
+fn scenario(args: &Args) -> Result<Scenario> {
+    let mut s = Scenario::find(&args.scenario)?;
+    if let Some(seed) = args.world.seed {
+        s = s.with_seed(seed);
+    }
+    if let Some(scale) = args.world.scale {
+        if !(scale > 0.0 && scale.is_finite()) {
+            return Err(format!("--scale {scale}: expected a positive number").into());
+        }
+        s = s.with_scale(scale);
+    }
+    Ok(s)
+}
+
 async fn run(args: Args) -> Result<()> {
-    if args.clock == ClockMode::Stepped {
+    let scenario = scenario(&args)?;
+    let mode = args.clock.unwrap_or(scenario.spec.clock.0);
+    if mode == ClockMode::Stepped {
         return Err(
             "a stepped clock moves only when simulation control steps it, which \
              `twin run` cannot do yet; use real, xN or max"
@@ -96,35 +165,42 @@ async fn run(args: Args) -> Result<()> {
         Store::open(&args.store, retention)?
     };
     let start = SimTime(store.get_meta::<i64>("sim_time")?.unwrap_or(0));
+    let recording = args.record.is_some();
+    if recording && start != SimTime::ZERO {
+        return Err(
+            "a recording starts from an empty store; use --ephemeral or a new --store".into(),
+        );
+    }
     let runtime = Runtime::start(
         RuntimeConfig {
-            workers: args.workers,
+            workers: args.world.workers,
+            lockstep: recording,
+            // A recording hashes every entity; none may be away in the store.
+            passivate_after: if recording {
+                None
+            } else {
+                RuntimeConfig::default().passivate_after
+            },
             ..RuntimeConfig::default()
         },
         Some(store.clone()),
     )?;
-    let mut world = DemoWorld::new(args.seed, args.scale);
-    let created = runtime.create(world.records().to_vec(), start).await?;
-    let known = created
-        .errors
-        .iter()
-        .filter(|(_, e)| matches!(e, InputError::AlreadyExists(_)))
-        .count();
-    if let Some((_, e)) = created
-        .errors
-        .iter()
-        .find(|(_, e)| !matches!(e, InputError::AlreadyExists(_)))
-    {
-        return Err(format!("creating the demo entities: {e}").into());
-    }
+    let world = SimWorld::new(&scenario)?;
+    let entities = world.records().len();
+    let recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, args.hash_every)?),
+        None => None,
+    };
+    let mut driver = Driver::start(&runtime, world, start, recorder).await?;
     info!(
-        entities = world.records().len(),
-        resumed = known,
+        scenario = %scenario,
+        entities,
         from = %start,
         store = %if args.ephemeral { "temporary".into() } else { args.store.display().to_string() },
-        "demo world ready"
+        "world ready"
     );
-    store.put_meta("seed", &args.seed)?;
+    store.put_meta("seed", &scenario.spec.seed)?;
+    store.put_meta("scenario", &scenario.spec.name)?;
 
     // Ctrl-C sets the flag (checked between steps) and wakes a pacing sleep.
     let stop = Arc::new(AtomicBool::new(false));
@@ -137,26 +213,32 @@ async fn run(args: Args) -> Result<()> {
         }
     });
 
+    let duration = if args.forever {
+        None
+    } else {
+        Some(args.duration.unwrap_or(scenario.spec.duration.0))
+    };
     let wall = Instant::now();
-    let mut clock = Clock::new(args.clock, start, wall.elapsed());
-    let end = args.duration.map(|d| start + d);
-    let bar = progress(args.duration);
+    let mut clock = Clock::new(mode, start, wall.elapsed());
+    let end = duration.map(|d| start + d);
+    let bar = progress::bar(duration.map(|d| (d.as_ms() / 1000).max(1) as u64));
     let mut alerts = runtime.bus().subscribe(Filter {
         types: vec![EventType::AlertRaised],
         ..Filter::default()
     });
-    let mut tally = Tally::default();
-    let mut sim = start;
+    let mut raised = 0usize;
     let mut last_alert = None;
     let mut last_log = Instant::now();
-    // Paced, each sample period is ingested as it falls due; unpaced, a minute
-    // at a time (the tick period), which saves round trips.
-    let stride = if args.clock == ClockMode::AsFastAsPossible {
-        SimTime::minutes(1)
+    // Paced, each world tick is ingested as it falls due; unpaced, a minute
+    // or more at a time, which saves round trips.
+    let tick = driver.world.tick();
+    let stride = if mode == ClockMode::AsFastAsPossible {
+        tick.max(TICK_EVERY)
     } else {
-        STEP
+        tick
     };
-    while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| sim < e) {
+    while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| driver.now() < e) {
+        let sim = driver.now();
         let target = end.map_or(sim + stride, |e| (sim + stride).min(e));
         // A zero wait must not sleep: even a zero sleep waits for the timer.
         if let Some(wait) = clock
@@ -169,35 +251,32 @@ async fn run(args: Args) -> Result<()> {
             }
         }
         clock.advance_to(target);
-        step(&runtime, &mut world, start, sim, target, &mut tally).await?;
+        driver.step(target).await?;
         while let Some(d) = alerts.try_recv() {
             if let Delivery::Events(f) = d {
                 for e in f.iter() {
                     if let EventBody::AlertRaised { message, .. } = &e.body {
-                        tally.alerts += 1;
+                        raised += 1;
                         last_alert = Some(format!("{} {message}", e.entity));
                     }
                 }
             }
-        }
-        if target.floor(SimTime::minutes(1)) > sim.floor(SimTime::minutes(1)) {
-            tally.events += runtime.tick(target).await?.events;
         }
         if target.floor(SimTime::hours(1)) > sim.floor(SimTime::hours(1)) {
             hourly(&runtime, &store, target).await?;
             // Where no progress bar is drawn (a service, a pipe), say where we are.
             if bar.is_hidden() && last_log.elapsed() >= Duration::from_secs(10) {
                 last_log = Instant::now();
-                info!(sim = %target, observations = tally.observations, events = tally.events, alerts = tally.alerts, "running");
+                let t = &driver.tally;
+                info!(sim = %target, observations = t.observations, events = t.events, alerts = raised, "running");
             }
         }
-        sim = target;
-        bar.set_position((sim - start).as_ms() as u64 / 1000);
+        bar.set_position((target - start).as_ms() as u64 / 1000);
+        let t = &driver.tally;
         bar.set_message(format!(
-            "sim {sim} · {} obs · {} events · {} alerts{}",
-            tally.observations,
-            tally.events,
-            tally.alerts,
+            "sim {target} · {} obs · {} events · {raised} alerts{}",
+            t.observations,
+            t.events,
             last_alert
                 .as_deref()
                 .map(|a| format!(" · last: {a}"))
@@ -205,19 +284,30 @@ async fn run(args: Args) -> Result<()> {
         ));
     }
     bar.finish_and_clear();
+    let sim = driver.now();
+    let (_, tally) = driver.finish().await?;
     hourly(&runtime, &store, sim).await?;
     runtime.shutdown().await?;
-    let secs = wall.elapsed().as_secs_f64();
+    report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
+    Ok(())
+}
+
+fn report(args: &Args, store: &Store, ran: SimTime, wall: Duration, t: &Tally, alerts: usize) {
+    if let Some(e) = &t.first_refusal {
+        warn!("{} observation(s) refused, the first: {e}", t.refused);
+    }
     println!(
-        "ran {} of simulated time in {secs:.1} s: {} observations ({} refused), {} events, {} alerts, {} commands to the world",
-        sim - start,
-        tally.observations,
-        tally.refused,
-        tally.events,
-        tally.alerts,
-        tally.commands
+        "ran {ran} of simulated time in {:.1} s: {} observations ({} refused, {} late), {} events, {alerts} alerts, {} commands to the world",
+        wall.as_secs_f64(),
+        t.observations,
+        t.refused,
+        t.late,
+        t.events,
+        t.commands
     );
-    if !args.ephemeral {
+    if let Some(path) = &args.record {
+        println!("recording: {} ({} steps)", path.display(), t.steps);
+    } else if !args.ephemeral {
         println!(
             "store: {} ({} entities); try `twin inspect --store {}`",
             args.store.display(),
@@ -225,61 +315,6 @@ async fn run(args: Args) -> Result<()> {
             args.store.display()
         );
     }
-    Ok(())
-}
-
-/// One step of the loop: world → observations → runtime → commands → world.
-async fn step(
-    runtime: &Runtime,
-    world: &mut DemoWorld,
-    origin: SimTime,
-    from: SimTime,
-    to: SimTime,
-    tally: &mut Tally,
-) -> Result<()> {
-    // The world counts time from its own zero; the run may continue an older one.
-    let mut observations = Vec::new();
-    world.advance(to - origin, &mut observations);
-    for o in &mut observations {
-        o.time = o.time + origin;
-    }
-    let mut issued: Vec<Command> = Vec::new();
-    while !observations.is_empty() {
-        let rest = observations.split_off(observations.len().min(runtime.config().max_batch));
-        let batch = std::mem::replace(&mut observations, rest);
-        tally.observations += batch.len();
-        let report = runtime.ingest(batch, false).await?;
-        tally.refused += report.errors.len();
-        tally.events += report.events;
-        if let Some((_, e)) = report.errors.first() {
-            warn!("{} observation(s) refused, first: {e}", report.errors.len());
-        }
-        issued.extend(report.commands);
-    }
-    let operator: Vec<Command> = world
-        .operator_commands(from - origin, to - origin)
-        .into_iter()
-        .map(|c| Command {
-            time: c.time + origin,
-            ..c
-        })
-        .collect();
-    if !operator.is_empty() {
-        let report = runtime.command(operator).await?;
-        for (_, e) in &report.errors {
-            warn!("command refused: {e}");
-        }
-        tally.events += report.events;
-        issued.extend(report.commands);
-    }
-    tally.commands += issued.len();
-    for c in issued {
-        world.deliver(Command {
-            time: c.time - origin,
-            ..c
-        });
-    }
-    Ok(())
 }
 
 /// Hourly upkeep: roll history up, checkpoint state, remember where we are.
@@ -289,16 +324,4 @@ async fn hourly(runtime: &Runtime, store: &Store, now: SimTime) -> Result<()> {
     store.put_meta("sim_time", &now.as_ms())?;
     tracing::debug!(?report, "hourly compaction");
     Ok(())
-}
-
-fn progress(duration: Option<SimTime>) -> ProgressBar {
-    let bar = match duration {
-        Some(d) => ProgressBar::new((d.as_ms() / 1000).max(1) as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {percent:>3}% {msg}").expect("valid template"),
-        ),
-        None => ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("{spinner} {msg}").expect("valid template")),
-    };
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }

@@ -109,11 +109,14 @@ impl EventBody {
 }
 
 /// A running hash over an ordered event stream: equal hashes mean equal logs.
+/// It also keeps a running hash per entity, so that where two logs differ
+/// can be told by entity.
 #[derive(Clone)]
 pub struct EventLogHash {
     hasher: xxhash_rust::xxh3::Xxh3,
     count: u64,
     buf: Vec<u8>,
+    per_entity: crate::id::IdMap<u64>,
 }
 
 impl Default for EventLogHash {
@@ -122,6 +125,7 @@ impl Default for EventLogHash {
             hasher: xxhash_rust::xxh3::Xxh3::new(),
             count: 0,
             buf: Vec::new(),
+            per_entity: Default::default(),
         }
     }
 }
@@ -132,6 +136,8 @@ impl EventLogHash {
         let bytes = postcard::to_extend(event, std::mem::take(&mut self.buf))
             .expect("events always serialise");
         self.hasher.update(&bytes);
+        let h = self.per_entity.entry(event.entity).or_insert(0);
+        *h = xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, *h);
         self.buf = bytes;
         self.count += 1;
     }
@@ -140,5 +146,9 @@ impl EventLogHash {
     }
     pub fn digest(&self) -> u64 {
         self.hasher.digest()
+    }
+    /// The running hash of one entity's events (0 when it has none).
+    pub fn entity_digest(&self, entity: crate::id::EntityId) -> u64 {
+        self.per_entity.get(&entity).copied().unwrap_or(0)
     }
 }

@@ -15,6 +15,7 @@ pub mod measurand;
 pub mod names;
 pub mod observation;
 pub mod ports;
+pub mod recording;
 pub mod rng;
 pub mod state;
 pub mod store;

@@ -115,8 +115,8 @@ const SLOTS: &[(Measurand, u8)] = &[(Measurand::SoilMoisture, MOISTURE)];
 /// The parcels' shapes: from the GeoJSON file, or generated on a jittered grid.
 fn shapes(b: &mut Builder, spec: &AgricultureSpec) -> Result<Vec<geojson::Shape>, ScenarioError> {
     if let Some(file) = &spec.geometry {
-        let path = b.scenario.resolve(file.get_ref());
-        let mut shapes = geojson::read_polygons(&path)?;
+        let (path, text) = b.scenario.read_relative(file.get_ref())?;
+        let mut shapes = geojson::parse_polygons(&text, &path)?;
         // Scale takes a prefix, or repeats the file shifted eastwards.
         let want = b.scaled(shapes.len() as f64);
         let original = shapes.clone();

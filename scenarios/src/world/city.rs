@@ -317,12 +317,14 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 Some(g) => mobility::gps_channels(b, id, g)?,
                 None => Vec::new(),
             };
-            channels.push(b.ideal_channel(
-                id,
-                Measurand::Occupancy,
-                Reading::Number(FILL),
-                SimTime::minutes(1),
-            ));
+            // Buses report passenger occupancy; a taxi its load (0 free, 100
+            // hired), which is no cause for alarm.
+            let fill = if mode == VehicleMode::Taxi {
+                Measurand::Load
+            } else {
+                Measurand::Occupancy
+            };
+            channels.push(b.ideal_channel(id, fill, Reading::Number(FILL), SimTime::minutes(1)));
             Ok::<_, ScenarioError>((id, channels))
         };
     if let Some(bus) = spec.buses {

@@ -209,7 +209,9 @@ impl EntityRecord {
         self.common.extras_mut().tags.push(tag.into());
         self
     }
-    /// Checks the record is coherent before it is created.
+    /// Checks the record is coherent before it is created, and remembers its
+    /// name: a record that arrived decoded (from a recording, a client) is
+    /// named like one built in this process.
     pub fn check(&self) -> Result<(), InputError> {
         let id = self.id();
         if EntityId::of(id.kind(), &self.name) != id || self.state.kind() != id.kind() {
@@ -218,7 +220,12 @@ impl EntityRecord {
         if !crate::names::consistent(id, &self.name) {
             return Err(InputError::NameCollision(id, self.name.clone()));
         }
-        self.common.relations().iter().try_for_each(|r| r.check(id))
+        self.common
+            .relations()
+            .iter()
+            .try_for_each(|r| r.check(id))?;
+        crate::names::record(id, &self.name);
+        Ok(())
     }
 }
 

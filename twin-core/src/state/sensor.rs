@@ -76,7 +76,9 @@ impl KindBehaviour for SensorState {
     fn check(&self, obs: &Observation) -> Result<(), InputError> {
         let declared = self.measurands.is_empty()
             || self.measurands.contains(obs.measurand)
-            || obs.measurand == Measurand::Battery;
+            // Every device may report its battery and where it stands.
+            || obs.measurand == Measurand::Battery
+            || obs.measurand == Measurand::Position;
         if declared {
             Ok(())
         } else {
