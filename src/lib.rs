@@ -10,7 +10,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/scenarios/factory.toml");
-//! let run = Scenario::load(path)?.with_seed(7).with_scale(0.2).run_for(hours(24))?;
+//! let run = Scenario::load(path)?.with_seed(7).with_scale(0.5).run_for(hours(24))?;
 //!
 //! // The twin raised alerts from what the sensors reported…
 //! let alerts = run.events.iter().filter(|e| e.body.event_type() == twin::EventType::AlertRaised);
@@ -23,6 +23,7 @@
 //! A run is deterministic: the same scenario and seed give the same events
 //! and the same `event_log_hash`, whatever the number of worker threads.
 
+pub mod bench;
 pub mod drive;
 pub mod replay;
 
@@ -79,12 +80,8 @@ impl RunScenario for Scenario {
         rt.block_on(async move {
             let runtime = Runtime::start(
                 RuntimeConfig {
-                    workers,
-                    lockstep: true,
-                    history: false,
-                    passivate_after: None,
                     bus_capacity: 1 << 16,
-                    ..RuntimeConfig::default()
+                    ..bench::lockstep_config(workers)
                 },
                 None,
             )?;

@@ -9,6 +9,7 @@
 //! [`CommandSink`](twin_core::ports::CommandSink) traits of twin-core, and
 //! exposes the truth the twin cannot see ([`GroundTruth`]) for scoring.
 
+pub mod bench;
 pub mod calendar;
 pub mod geojson;
 pub mod profiles;

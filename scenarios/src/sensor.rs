@@ -10,7 +10,7 @@ use bevy_ecs::prelude::*;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use twin_core::rng::Light;
-use twin_core::{EntityId, Measurand, Observation, SimTime, Value};
+use twin_core::{EntityId, Measurand, Observation, Quality, SimTime, Source, Value};
 
 use crate::spec::SensorModelSpec;
 
@@ -76,7 +76,9 @@ pub enum Reading {
     Point(u8),
 }
 
-/// One measurand of one observed entity.
+/// One measurand of one observed entity. Kept small (it is the world's most
+/// numerous thing): the stuck value and drift are plain numbers, as only
+/// numeric sensors get stuck or drift.
 #[derive(Clone, Debug)]
 pub struct Channel {
     pub observed: EntityId,
@@ -84,12 +86,13 @@ pub struct Channel {
     pub reading: Reading,
     pub model: u16,
     pub next_due: SimTime,
+    /// Until when the sensor is stuck (at `last`); in the past when it is not.
+    pub stuck_until: SimTime,
+    /// The last numeric value reported.
+    pub last: f64,
     /// This sensor's own drift rate, unit per day.
-    pub drift_rate: f64,
-    /// Until when the sensor is stuck, and at which value.
-    pub stuck: Option<(SimTime, Value)>,
-    pub last: Option<Value>,
-    pub seq: u64,
+    pub drift_rate: f32,
+    pub seq: u32,
     pub rng: Light,
 }
 
@@ -115,48 +118,41 @@ impl Channel {
             reading,
             model: model_index,
             next_due: SimTime(offset),
-            drift_rate,
-            stuck: None,
-            last: None,
+            stuck_until: SimTime::MIN,
+            last: f64::NAN,
+            drift_rate: drift_rate as f32,
             seq: 0,
             rng,
         }
     }
 }
 
-/// The channels carried by a world entity.
+/// The channels carried by a world entity, inline up to four (a machine's
+/// sensors and its throughput): sampling then walks the component table in order
+/// instead of following a pointer per entity.
 #[derive(Component, Clone, Debug, Default)]
-pub struct Channels(pub Vec<Channel>);
+pub struct Channels(pub smallvec::SmallVec<[Channel; 4]>);
 
-/// Observations on their way, in delivery order.
+impl From<Vec<Channel>> for Channels {
+    fn from(v: Vec<Channel>) -> Channels {
+        // Collected, not `from_vec`: a Vec whose capacity exceeds the inline
+        // size would stay on the heap.
+        Channels(v.into_iter().collect())
+    }
+}
+
+/// Observations on their way. Delayed ones wait in per-tick buckets and are
+/// delivered, in emission order, at the first tick at or after their
+/// delivery time: no heap, and an order that does not depend on timing.
 #[derive(Resource, Default)]
 pub struct Outbox {
-    /// Delivered now (no latency), in emission order.
+    /// Delivered now, in emission order.
     pub ready: Vec<Observation>,
-    /// Delayed: (deliver at, emission order, observation).
-    pub delayed: std::collections::BinaryHeap<std::cmp::Reverse<Delayed>>,
+    /// Delayed, by delivery time rounded up to the tick.
+    delayed: std::collections::BTreeMap<SimTime, Vec<Observation>>,
+    /// The tick width used for rounding (set by the first release).
+    tick: SimTime,
     pub emitted: u64,
-}
-
-/// A delayed observation, ordered by delivery time then emission order.
-#[derive(Debug)]
-pub struct Delayed(pub SimTime, pub u64, pub Observation);
-
-impl PartialEq for Delayed {
-    fn eq(&self, other: &Self) -> bool {
-        (self.0, self.1) == (other.0, other.1)
-    }
-}
-impl Eq for Delayed {}
-impl PartialOrd for Delayed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Delayed {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(other.0, other.1))
-    }
 }
 
 impl Outbox {
@@ -165,17 +161,35 @@ impl Outbox {
         if deliver_at <= now {
             self.ready.push(obs);
         } else {
-            self.delayed
-                .push(std::cmp::Reverse(Delayed(deliver_at, self.emitted, obs)));
+            let tick = self.tick.as_ms().max(1);
+            let due = SimTime((deliver_at.as_ms() + tick - 1).div_euclid(tick) * tick);
+            self.delayed.entry(due).or_default().push(obs);
         }
+    }
+
+    /// Sets the tick that delivery times are rounded up to.
+    pub fn set_tick(&mut self, tick: SimTime) {
+        self.tick = tick;
     }
 
     /// Moves the delayed observations due by `now` to the ready list.
     pub fn release(&mut self, now: SimTime) {
-        while self.delayed.peek().is_some_and(|d| d.0.0 <= now) {
-            let std::cmp::Reverse(Delayed(_, _, obs)) = self.delayed.pop().expect("peeked");
-            self.ready.push(obs);
+        while let Some(entry) = self.delayed.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            self.ready.append(&mut entry.remove());
         }
+    }
+
+    /// Appends another outbox's contents after this one's (parallel sampling
+    /// merges its parts in a fixed order).
+    pub fn absorb(&mut self, other: &mut Outbox) {
+        self.ready.append(&mut other.ready);
+        for (due, mut obs) in std::mem::take(&mut other.delayed) {
+            self.delayed.entry(due).or_default().append(&mut obs);
+        }
+        self.emitted += std::mem::take(&mut other.emitted);
     }
 }
 
@@ -205,82 +219,88 @@ pub fn sample(
     if model.dropout > 0.0 && rng.random::<f64>() < model.dropout {
         return;
     }
-    if let Some((until, _)) = channel.stuck
-        && until <= now
-    {
-        channel.stuck = None;
-    }
-    if let Some((p, length)) = model.stuck
-        && channel.stuck.is_none()
-        && channel.last.is_some()
-        && rng.random::<f64>() < p
-    {
-        channel.stuck = Some((now + length, channel.last.clone().expect("checked")));
-    }
-    let value = match &channel.stuck {
-        Some((_, v)) => v.clone(),
-        None => {
-            let drift = channel.drift_rate * now.as_secs_f64() / 86_400.0;
-            match channel.reading {
-                Reading::Number(slot) => {
-                    let truth = truth.0[slot as usize];
-                    let mut x = truth + drift;
-                    if model.noise > 0.0 {
-                        x += model.noise * rng.sample::<f64, _>(StandardNormal);
-                    }
-                    if model.relative_noise > 0.0 {
-                        x += truth.abs()
-                            * model.relative_noise
-                            * rng.sample::<f64, _>(StandardNormal);
-                    }
-                    if let Some((p, size)) = model.spikes
-                        && rng.random::<f64>() < p
-                    {
-                        x += if rng.random::<bool>() { size } else { -size };
-                    }
-                    if model.resolution > 0.0 {
-                        x = (x / model.resolution).round() * model.resolution;
-                    }
-                    let (lo, hi) = channel.measurand.valid_range();
-                    Value::Number(x.clamp(lo, hi))
+    let value = match channel.reading {
+        Reading::Number(slot) => {
+            let x = if channel.stuck_until > now {
+                channel.last
+            } else if let Some((p, length)) = model.stuck
+                && !channel.last.is_nan()
+                && rng.random::<f64>() < p
+            {
+                channel.stuck_until = now + length;
+                channel.last
+            } else {
+                let truth = truth.0[slot as usize];
+                let mut x = truth + f64::from(channel.drift_rate) * now.as_secs_f64() / 86_400.0;
+                if model.noise > 0.0 {
+                    x += model.noise * rng.sample::<f64, _>(StandardNormal);
                 }
-                Reading::Point(slot) => {
-                    let (lon, lat) = (truth.0[slot as usize], truth.0[slot as usize + 1]);
-                    // Noise in metres, turned into degrees at this latitude.
-                    let (dx, dy) = if model.noise > 0.0 {
-                        (
-                            model.noise * rng.sample::<f64, _>(StandardNormal),
-                            model.noise * rng.sample::<f64, _>(StandardNormal),
-                        )
-                    } else {
-                        (0.0, 0.0)
-                    };
-                    Value::Point {
-                        lon: lon + dx / (111_320.0 * lat.to_radians().cos().max(0.01)),
-                        lat: lat + dy / 110_540.0,
-                    }
+                if model.relative_noise > 0.0 {
+                    x += truth.abs() * model.relative_noise * rng.sample::<f64, _>(StandardNormal);
                 }
+                if let Some((p, size)) = model.spikes
+                    && rng.random::<f64>() < p
+                {
+                    x += if rng.random::<bool>() { size } else { -size };
+                }
+                if model.resolution > 0.0 {
+                    x = round(x / model.resolution) * model.resolution;
+                }
+                let (lo, hi) = channel.measurand.valid_range();
+                x.clamp(lo, hi)
+            };
+            channel.last = x;
+            Value::Number(x)
+        }
+        Reading::Point(slot) => {
+            let (lon, lat) = (truth.0[slot as usize], truth.0[slot as usize + 1]);
+            // Noise in metres, turned into degrees at this latitude.
+            let (dx, dy) = if model.noise > 0.0 {
+                (
+                    model.noise * rng.sample::<f64, _>(StandardNormal),
+                    model.noise * rng.sample::<f64, _>(StandardNormal),
+                )
+            } else {
+                (0.0, 0.0)
+            };
+            Value::Point {
+                lon: lon + dx / (111_320.0 * lat.to_radians().cos().max(0.01)),
+                lat: lat + dy / 110_540.0,
             }
         }
     };
-    channel.last = Some(value.clone());
     channel.seq += 1;
     let deliver_at = match model.latency {
         Some((mean_ms, cap)) => {
-            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-            now + SimTime(((-u.ln() * mean_ms) as i64).min(cap.as_ms()))
+            let e: f64 = rng.sample(rand_distr::Exp1);
+            now + SimTime(((e * mean_ms) as i64).min(cap.as_ms()))
         }
         None => now,
     };
     let duplicate = model.duplicates > 0.0 && rng.random::<f64>() < model.duplicates;
     let obs = Observation {
-        seq: channel.seq,
-        ..Observation::number(channel.observed, now, channel.measurand, 0.0).with_value(value)
+        entity: channel.observed,
+        time: now,
+        measurand: channel.measurand,
+        value,
+        quality: Quality::Ok,
+        source: Source::World,
+        seq: u64::from(channel.seq),
     };
     if duplicate {
         outbox.push(deliver_at, now, obs.clone());
     }
     outbox.push(deliver_at, now, obs);
+}
+
+/// Rounds half away from zero without a libm call (the baseline x86-64
+/// target has no rounding instruction, and this runs for every sample).
+fn round(q: f64) -> f64 {
+    if q.abs() >= 4.5e15 {
+        q
+    } else {
+        (q + 0.5f64.copysign(q)) as i64 as f64
+    }
 }
 
 /// The system: every channel of every entity, in entity order.
@@ -291,6 +311,7 @@ pub fn sample_all(
     mut outbox: ResMut<Outbox>,
 ) {
     let now = clock.now;
+    outbox.set_tick(clock.tick);
     for (truth, mut channels) in &mut q {
         for c in &mut channels.0 {
             if c.next_due <= now {
@@ -319,6 +340,7 @@ mod tests {
             twin_core::rng::light(1, Some(id), "t"),
         );
         let mut out = Outbox::default();
+        out.set_tick(SimTime::secs(1));
         let truth = Truth([20.0; 8]);
         for s in 1..=samples as i64 {
             sample(&mut c, &truth, &model, SimTime::secs(s), &mut out);

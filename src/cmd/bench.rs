@@ -3,6 +3,7 @@
 use clap::{Args as ClapArgs, Subcommand};
 use serde_json::json;
 use twin_actors::bench;
+use twin_core::SimTime;
 use twin_core::store::{Retention, Store};
 
 use super::Result;
@@ -45,6 +46,37 @@ enum What {
         #[arg(long, hide = true)]
         only_twin: bool,
     },
+    /// World speed (entity updates per second at 1M entities), replay speed,
+    /// and the same factory model in Mesa for comparison.
+    World {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Twin entities of the factory world.
+        #[arg(long, default_value_t = 1_000_000)]
+        entities: usize,
+        /// One-second ticks timed.
+        #[arg(long, default_value_t = 30)]
+        ticks: usize,
+        /// Runs of the world figure; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Scale of the factory recorded for the replay figure.
+        #[arg(long, default_value_t = 300.0)]
+        replay_scale: f64,
+        /// Simulated time recorded for the replay figure.
+        #[arg(long, default_value = "10m", value_parser = SimTime::parse_duration)]
+        replay_for: SimTime,
+        /// Worker threads of the replaying runtime.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Skip the Mesa comparison (it needs PyPI the first time).
+        #[arg(long)]
+        no_mesa: bool,
+        /// Ticks of the Mesa model (about 6 s each at 1M entities).
+        #[arg(long, default_value_t = 3)]
+        mesa_ticks: usize,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -58,6 +90,27 @@ enum What {
 
 pub fn main(args: Args) -> Result<()> {
     match args.what {
+        What::World {
+            json,
+            entities,
+            ticks,
+            runs,
+            replay_scale,
+            replay_for,
+            workers,
+            no_mesa,
+            mesa_ticks,
+        } => world(WorldBench {
+            json,
+            entities,
+            ticks,
+            runs,
+            replay_scale,
+            replay_for,
+            workers,
+            mesa: !no_mesa,
+            mesa_ticks,
+        }),
         What::Runtime {
             json,
             entities,
@@ -228,6 +281,102 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
             "events counted by the subscriber (last run): {} received, {} missed",
             last.events_received, last.events_missed
         );
+    }
+    Ok(())
+}
+
+struct WorldBench {
+    json: bool,
+    entities: usize,
+    ticks: usize,
+    runs: usize,
+    replay_scale: f64,
+    replay_for: SimTime,
+    workers: usize,
+    mesa: bool,
+    mesa_ticks: usize,
+}
+
+/// The Mesa model's figures, from `scripts/bench-mesa.sh`.
+fn mesa(entities: usize, ticks: usize) -> std::result::Result<serde_json::Value, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-mesa.sh");
+    let out = std::process::Command::new(script)
+        .args([
+            "--entities",
+            &entities.to_string(),
+            "--ticks",
+            &ticks.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("{script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{script}: unreadable output: {e}"))
+}
+
+fn world(b: WorldBench) -> Result<()> {
+    let mut figures = Vec::new();
+    for _ in 0..b.runs.max(1) {
+        figures.push(twin_scenarios::bench::factory_updates(b.entities, b.ticks)?);
+    }
+    figures.sort_by(|x, y| x.updates_per_s.total_cmp(&y.updates_per_s));
+    let w = figures[figures.len() / 2].clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let r = rt.block_on(twin::bench::replay_rate(
+        b.replay_scale,
+        b.replay_for,
+        b.workers,
+    ))?;
+    let (mesa_updates, mesa_error) = if b.mesa {
+        match mesa(w.entities, b.mesa_ticks) {
+            Ok(v) => (v["updates_per_s"].as_f64(), None),
+            Err(e) => (None, Some(e)),
+        }
+    } else {
+        (None, Some("skipped (--no-mesa)".to_string()))
+    };
+    let ratio = mesa_updates.map(|m| w.updates_per_s / m);
+    let v = json!({
+        "world_entities": w.entities,
+        "world_updates_per_s": w.updates_per_s,
+        "world_observations_per_s": w.observations_per_s,
+        "world_runs": figures.iter().map(|f| f.updates_per_s).collect::<Vec<_>>(),
+        "replay_events_per_s": r.inputs_per_s,
+        "replay_twin_events_per_s": r.events_per_s,
+        "replay_inputs": r.inputs,
+        "replay_entities": r.entities,
+        "replay_hashes_checked": r.hashes_checked,
+        "replay_recording_bytes": r.recording_bytes,
+        "mesa_updates_per_s": mesa_updates,
+        "mesa_ratio": ratio,
+        "mesa_error": mesa_error,
+    });
+    if b.json {
+        println!("{v}");
+    } else {
+        println!(
+            "world: {:.1}M entity updates/s at {} entities ({:.1}M observations/s)",
+            w.updates_per_s / 1e6,
+            w.entities,
+            w.observations_per_s / 1e6
+        );
+        println!(
+            "replay: {:.2}M inputs/s ({} inputs into {} entities, {} hashes checked)",
+            r.inputs_per_s / 1e6,
+            r.inputs,
+            r.entities,
+            r.hashes_checked
+        );
+        match (mesa_updates, ratio) {
+            (Some(m), Some(x)) => println!("mesa: {:.0} updates/s; twin/mesa = {x:.0}", m),
+            _ => println!("mesa: {}", v["mesa_error"]),
+        }
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
+use twin::bench::lockstep_config;
 use twin::replay::replay;
-use twin_actors::{Runtime, RuntimeConfig};
+use twin_actors::Runtime;
 use twin_core::ClockMode;
 
 use super::run::default_workers;
@@ -34,7 +35,7 @@ pub fn main(args: Args) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let runtime = Runtime::start(replay_config(args.workers), None)?;
+        let runtime = Runtime::start(lockstep_config(args.workers), None)?;
         let bar = progress::bar(None);
         let report = replay(&args.recording, &runtime, speed, |step, now| {
             if step % 64 == 0 {
@@ -57,16 +58,4 @@ pub fn main(args: Args) -> Result<()> {
         );
         Ok(())
     })
-}
-
-/// The runtime a replay re-drives: lockstep, no passivation (as recorded),
-/// no history (the hashes do not depend on it).
-pub fn replay_config(workers: usize) -> RuntimeConfig {
-    RuntimeConfig {
-        workers,
-        lockstep: true,
-        passivate_after: None,
-        history: false,
-        ..RuntimeConfig::default()
-    }
 }

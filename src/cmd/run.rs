@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args as ClapArgs;
 use tracing::{info, warn};
+use twin::bench::lockstep_config;
 use twin::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
 use twin_core::store::{Retention, Store};
@@ -171,20 +172,20 @@ async fn run(args: Args) -> Result<()> {
             "a recording starts from an empty store; use --ephemeral or a new --store".into(),
         );
     }
-    let runtime = Runtime::start(
+    let config = if recording {
+        // Lockstep, no passivation (a recording hashes every entity), and
+        // history kept as in any run.
+        RuntimeConfig {
+            history: true,
+            ..lockstep_config(args.world.workers)
+        }
+    } else {
         RuntimeConfig {
             workers: args.world.workers,
-            lockstep: recording,
-            // A recording hashes every entity; none may be away in the store.
-            passivate_after: if recording {
-                None
-            } else {
-                RuntimeConfig::default().passivate_after
-            },
             ..RuntimeConfig::default()
-        },
-        Some(store.clone()),
-    )?;
+        }
+    };
+    let runtime = Runtime::start(config, Some(store.clone()))?;
     let world = SimWorld::new(&scenario)?;
     let entities = world.records().len();
     let recorder = match &args.record {

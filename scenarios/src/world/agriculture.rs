@@ -263,7 +263,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                     rng,
                 },
                 Truth::default(),
-                Channels(channels),
+                Channels::from(channels),
             ),
         );
         parcels.push(e);
@@ -310,7 +310,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 },
                 Mover::at(x, y),
                 Truth::default(),
-                Channels(channels),
+                Channels::from(channels),
             ),
         );
     }

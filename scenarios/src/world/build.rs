@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use bevy_ecs::prelude::*;
 use twin_core::rng::{self, Light};
 use twin_core::state::SensorState;
-use twin_core::{EntityId, EntityRecord, Kind, KindState, Measurand, Relation, SimTime};
+use twin_core::{
+    EntityId, EntityRecord, Kind, KindState, Measurand, Observation, Relation, SimTime, Value,
+};
 
 use super::{Registry, Twin};
 use crate::sensor::{Channel, Reading, SensorModel, SensorModels};
@@ -58,6 +60,7 @@ pub struct Builder<'a> {
     records: Vec<EntityRecord>,
     models: Vec<SensorModel>,
     index: HashMap<String, u16>,
+    announced: Vec<Observation>,
 }
 
 impl<'a> Builder<'a> {
@@ -70,6 +73,7 @@ impl<'a> Builder<'a> {
             records: Vec::new(),
             models: Vec::new(),
             index: HashMap::new(),
+            announced: Vec::new(),
         }
     }
 
@@ -232,8 +236,18 @@ impl<'a> Builder<'a> {
         Ok(channels)
     }
 
-    pub fn finish(self) -> (Vec<EntityRecord>, SensorModels) {
-        (self.records, SensorModels(self.models))
+    /// Announces where fixed asset `id` stands: one observation at time
+    /// zero, from the asset register (it does not move, so nothing samples it).
+    pub fn place(&mut self, id: EntityId, lon: f64, lat: f64) {
+        self.announced.push(
+            Observation::number(id, SimTime::ZERO, Measurand::Position, 0.0)
+                .with_value(Value::Point { lon, lat }),
+        );
+    }
+
+    /// The records, the sensor models and the observations announced at time zero.
+    pub fn finish(self) -> (Vec<EntityRecord>, SensorModels, Vec<Observation>) {
+        (self.records, SensorModels(self.models), self.announced)
     }
 }
 

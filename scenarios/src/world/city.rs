@@ -41,8 +41,6 @@ const TEMPERATURE: u8 = 4;
 const HUMIDITY: u8 = 5;
 /// Occupancy slot of a vehicle, a bike station, a parking zone.
 const FILL: u8 = FREE;
-/// Where a fixed device stands (longitude, then latitude).
-const PLACE: u8 = 6;
 
 #[derive(Component)]
 pub struct Road {
@@ -233,10 +231,9 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         let lanes = if arterial { 2.0 } else { 1.0 };
         let mut sensor = None;
         let mut channels = Vec::new();
-        let mut truth = Truth::default();
         if let (Some(tag), Some(loops)) = (loop_on[i], &spec.loops) {
             let name = format!("loop-{}-{}", tag / 10_000, tag % 10_000);
-            let (id, c, t) = device(
+            let (id, c) = device(
                 b,
                 "city.loops.sensors",
                 &name,
@@ -248,7 +245,6 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
             )?;
             sensor = Some(id);
             channels = c;
-            truth = t;
         }
         let rng = b.rng(None, &format!("road-{from}-{to}"));
         let road = Road {
@@ -264,8 +260,11 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
             rng,
         };
         let e = match sensor {
-            Some(id) => b.spawn_twin(id, (road, truth, Channels(channels))),
-            None => b.ecs.spawn((road, truth, Channels(channels))).id(),
+            Some(id) => b.spawn_twin(id, (road, Truth::default(), Channels::from(channels))),
+            None => b
+                .ecs
+                .spawn((road, Truth::default(), Channels::from(channels)))
+                .id(),
         };
         roads.insert((from, to), e);
         road_list.push(e);
@@ -278,7 +277,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 let (from, to, _) = pairs[candidates[(k * 7) % candidates.len().max(1)]];
                 let (x, y) = mid(&nodes, from, to);
                 let name = format!("aq-{d}-{k}");
-                let (id, channels, truth) = device(
+                let (id, channels) = device(
                     b,
                     "city.air.sensors",
                     &name,
@@ -298,8 +297,8 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                             background,
                             rng,
                         },
-                        truth,
-                        Channels(channels),
+                        Truth::default(),
+                        Channels::from(channels),
                     ),
                 );
             }
@@ -361,7 +360,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                         },
                         Mover::at(x, y),
                         Truth::default(),
-                        Channels(channels),
+                        Channels::from(channels),
                     ),
                 );
             }
@@ -392,7 +391,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 },
                 Mover::at(x, y),
                 Truth::default(),
-                Channels(channels),
+                Channels::from(channels),
             ),
         );
     }
@@ -424,7 +423,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                         rng: b.rng(Some(id), "bikes"),
                     },
                     Truth::default(),
-                    Channels(vec![channel]),
+                    Channels::from(vec![channel]),
                 ),
             );
         }
@@ -461,7 +460,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                         level: 30.0,
                     },
                     Truth::default(),
-                    Channels(vec![channel]),
+                    Channels::from(vec![channel]),
                 ),
             );
         }
@@ -501,7 +500,7 @@ fn device(
     district: EntityId,
     at: (f64, f64),
     slots: &[(Measurand, u8)],
-) -> Result<(EntityId, Vec<crate::sensor::Channel>, Truth), ScenarioError> {
+) -> Result<(EntityId, Vec<crate::sensor::Channel>), ScenarioError> {
     let mut measurands = Vec::new();
     for m in map.keys() {
         let m: Measurand = m
@@ -525,17 +524,8 @@ fn device(
     for (m, model) in measurands.iter().zip(map.values()) {
         channels.push(b.channel(id, *m, slot(slots, *m).expect("checked"), model.get_ref())?);
     }
-    // Where it stands, once a day (a fixed asset).
-    channels.push(b.ideal_channel(
-        id,
-        Measurand::Position,
-        Reading::Point(PLACE),
-        SimTime::days(1),
-    ));
-    let mut truth = Truth::default();
-    truth.0[PLACE as usize] = at.0;
-    truth.0[PLACE as usize + 1] = at.1;
-    Ok((id, channels, truth))
+    b.place(id, at.0, at.1);
+    Ok((id, channels))
 }
 
 pub fn add(schedule: &mut Schedule) {

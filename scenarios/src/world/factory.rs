@@ -34,8 +34,6 @@ const TEMPERATURE: u8 = 1;
 const PRESSURE: u8 = 2;
 const CURRENT: u8 = 3;
 const THROUGHPUT: u8 = 4;
-/// Longitude, then latitude.
-const LON: u8 = 5;
 
 /// Below this health a machine has failed.
 const FAILED: f64 = 0.05;
@@ -198,16 +196,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 Reading::Number(THROUGHPUT),
                 SimTime::minutes(1),
             ));
-            // Where it stands, reported once a day by the asset register.
-            channels.push(b.ideal_channel(
-                id,
-                Measurand::Position,
-                Reading::Point(LON),
-                SimTime::days(1),
-            ));
-            let mut truth = Truth::default();
-            truth.0[LON as usize] = lon;
-            truth.0[LON as usize + 1] = lat;
+            b.place(id, lon, lat);
             let mut rng = b.rng(Some(id), "machine");
             let mut machine = Machine {
                 mode: Mode::Running,
@@ -227,7 +216,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
             machine.age_h =
                 machine.life_h * group.initial_life_used.sample(&mut rng).clamp(0.0, 1.0);
             machine.health = 1.0 - profiles::degradation(machine.age_h / machine.life_h);
-            b.spawn_twin(id, (machine, truth, Channels(channels)));
+            b.spawn_twin(id, (machine, Truth::default(), Channels::from(channels)));
         }
     }
     let techs = b.scaled(spec.technicians.count);
@@ -256,7 +245,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 },
                 Mover::at(home.0, home.1),
                 Truth::default(),
-                Channels(channels),
+                Channels::from(channels),
             ),
         );
     }

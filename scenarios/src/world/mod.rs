@@ -120,8 +120,9 @@ impl SimWorld {
             city::add(&mut schedule);
             handlers.push(city::command);
         }
-        let (records, models) = b.finish();
+        let (records, models, announced) = b.finish();
         ecs.insert_resource(models);
+        ecs.resource_mut::<Outbox>().ready.extend(announced);
         schedule.add_systems(sensor::sample_all.in_set(Stage::Sensors));
         Ok(SimWorld {
             ecs,

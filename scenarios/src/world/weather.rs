@@ -111,7 +111,10 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
             Relation::AttachedTo(id),
             SLOTS,
         )?;
-        b.spawn_twin(id, (WeatherStation, Truth::default(), Channels(channels)));
+        b.spawn_twin(
+            id,
+            (WeatherStation, Truth::default(), Channels::from(channels)),
+        );
     }
     Ok(())
 }

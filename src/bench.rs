@@ -1,0 +1,95 @@
+//! `twin bench world`'s replay figure: how fast a recording re-drives a
+//! fresh runtime, hashes checked.
+
+use std::path::Path;
+use std::time::Instant;
+
+use twin_actors::{Runtime, RuntimeConfig};
+use twin_core::SimTime;
+use twin_scenarios::{Scenario, SimWorld};
+
+use crate::drive::{Driver, Recorder, TICK_EVERY};
+use crate::replay::{ReplayReport, replay};
+
+/// The runtime a recording is made with and replayed into: lockstep, no
+/// passivation (every entity is hashed), no history (hashes do not need it).
+pub fn lockstep_config(workers: usize) -> RuntimeConfig {
+    RuntimeConfig {
+        workers,
+        lockstep: true,
+        passivate_after: None,
+        history: false,
+        ..RuntimeConfig::default()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplayFigures {
+    pub entities: usize,
+    pub inputs: u64,
+    pub events: u64,
+    pub hashes_checked: u64,
+    pub recording_bytes: u64,
+    pub seconds: f64,
+    pub inputs_per_s: f64,
+    pub events_per_s: f64,
+}
+
+/// Records `scenario` for `duration` into `path` as fast as possible.
+pub async fn record(
+    scenario: &Scenario,
+    duration: SimTime,
+    path: &Path,
+    workers: usize,
+    hash_every: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = Runtime::start(lockstep_config(workers), None)?;
+    let world = SimWorld::new(scenario)?;
+    let stride = world.tick().max(TICK_EVERY);
+    let recorder = Recorder::create(path, hash_every)?;
+    let mut driver = Driver::start(&runtime, world, SimTime::ZERO, Some(recorder)).await?;
+    while driver.now() < duration {
+        let to = (driver.now() + stride).min(duration);
+        driver.step(to).await?;
+    }
+    driver.finish().await?;
+    runtime.shutdown().await?;
+    Ok(())
+}
+
+/// Records the factory at `scale` for `duration`, then replays it into a
+/// fresh runtime and times the replay (reading, decoding, applying, hashing).
+pub async fn replay_rate(
+    scale: f64,
+    duration: SimTime,
+    workers: usize,
+) -> Result<ReplayFigures, Box<dyn std::error::Error>> {
+    let scenario = Scenario::builtin("factory")
+        .expect("built in")
+        .with_scale(scale);
+    let entities = SimWorld::new(&scenario)?.records().len();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bench.rec");
+    record(&scenario, duration, &path, workers, 10).await?;
+    let recording_bytes = std::fs::metadata(&path)?.len();
+    let runtime = Runtime::start(lockstep_config(workers), None)?;
+    let t = Instant::now();
+    let ReplayReport {
+        inputs,
+        events,
+        hashes_checked,
+        ..
+    } = replay(&path, &runtime, None, |_, _| {}).await?;
+    let seconds = t.elapsed().as_secs_f64();
+    runtime.shutdown().await?;
+    Ok(ReplayFigures {
+        entities,
+        inputs,
+        events,
+        hashes_checked,
+        recording_bytes,
+        seconds,
+        inputs_per_s: inputs as f64 / seconds,
+        events_per_s: events as f64 / seconds,
+    })
+}
