@@ -321,3 +321,37 @@ fn bench_runtime_prints_every_figure() {
         "the subscriber counted every event"
     );
 }
+
+#[test]
+fn bench_world_prints_every_figure() {
+    let o = twin(&[
+        "bench",
+        "world",
+        "--json",
+        "--entities",
+        "5000",
+        "--ticks",
+        "3",
+        "--runs",
+        "1",
+        "--replay-scale",
+        "5",
+        "--replay-for",
+        "2m",
+        "--no-mesa",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "world_updates_per_s",
+        "world_observations_per_s",
+        "replay_events_per_s",
+    ] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key} in {v}");
+    }
+    assert!(
+        v["replay_hashes_checked"].as_u64().is_some_and(|n| n >= 1),
+        "{v}"
+    );
+    assert!(v["mesa_ratio"].is_null() && v["mesa_error"].as_str().unwrap().contains("skipped"));
+}

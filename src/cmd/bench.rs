@@ -48,35 +48,7 @@ enum What {
     },
     /// World speed (entity updates per second at 1M entities), replay speed,
     /// and the same factory model in Mesa for comparison.
-    World {
-        /// Print one JSON object instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Twin entities of the factory world.
-        #[arg(long, default_value_t = 1_000_000)]
-        entities: usize,
-        /// One-second ticks timed.
-        #[arg(long, default_value_t = 30)]
-        ticks: usize,
-        /// Runs of the world figure; the median is reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// Scale of the factory recorded for the replay figure.
-        #[arg(long, default_value_t = 300.0)]
-        replay_scale: f64,
-        /// Simulated time recorded for the replay figure.
-        #[arg(long, default_value = "10m", value_parser = SimTime::parse_duration)]
-        replay_for: SimTime,
-        /// Worker threads of the replaying runtime.
-        #[arg(long, default_value_t = 2)]
-        workers: usize,
-        /// Skip the Mesa comparison (it needs PyPI the first time).
-        #[arg(long)]
-        no_mesa: bool,
-        /// Ticks of the Mesa model (about 6 s each at 1M entities).
-        #[arg(long, default_value_t = 3)]
-        mesa_ticks: usize,
-    },
+    World(WorldBench),
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -90,27 +62,7 @@ enum What {
 
 pub fn main(args: Args) -> Result<()> {
     match args.what {
-        What::World {
-            json,
-            entities,
-            ticks,
-            runs,
-            replay_scale,
-            replay_for,
-            workers,
-            no_mesa,
-            mesa_ticks,
-        } => world(WorldBench {
-            json,
-            entities,
-            ticks,
-            runs,
-            replay_scale,
-            replay_for,
-            workers,
-            mesa: !no_mesa,
-            mesa_ticks,
-        }),
+        What::World(b) => world(b),
         What::Runtime {
             json,
             entities,
@@ -285,15 +237,34 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
     Ok(())
 }
 
+#[derive(ClapArgs)]
 struct WorldBench {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
     json: bool,
+    /// Twin entities of the factory world.
+    #[arg(long, default_value_t = 1_000_000)]
     entities: usize,
+    /// One-second ticks timed.
+    #[arg(long, default_value_t = 30)]
     ticks: usize,
+    /// Runs of the world figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Scale of the factory recorded for the replay figure.
+    #[arg(long, default_value_t = 300.0)]
     replay_scale: f64,
+    /// Simulated time recorded for the replay figure.
+    #[arg(long, default_value = "10m", value_parser = SimTime::parse_duration)]
     replay_for: SimTime,
+    /// Worker threads of the replaying runtime.
+    #[arg(long, default_value_t = 2)]
     workers: usize,
-    mesa: bool,
+    /// Skip the Mesa comparison (it needs PyPI the first time).
+    #[arg(long)]
+    no_mesa: bool,
+    /// Ticks of the Mesa model (about 6 s each at 1M entities).
+    #[arg(long, default_value_t = 3)]
     mesa_ticks: usize,
 }
 
@@ -333,7 +304,7 @@ fn world(b: WorldBench) -> Result<()> {
         b.replay_for,
         b.workers,
     ))?;
-    let (mesa_updates, mesa_error) = if b.mesa {
+    let (mesa_updates, mesa_error) = if !b.no_mesa {
         match mesa(w.entities, b.mesa_ticks) {
             Ok(v) => (v["updates_per_s"].as_f64(), None),
             Err(e) => (None, Some(e)),
