@@ -202,7 +202,10 @@ impl<'r> Driver<'r> {
 
     /// Applies commands from outside the world (an operator, an API client)
     /// to the runtime, and hands what the twin issues to the world.
-    pub async fn command(&mut self, commands: Vec<Command>) -> Result<Vec<InputError>, DriveError> {
+    pub async fn command(
+        &mut self,
+        commands: Vec<Command>,
+    ) -> Result<Vec<(usize, InputError)>, DriveError> {
         if let Some(r) = &mut self.recorder {
             r.writer.write(&Block::Commands {
                 step: self.tally.steps,
@@ -212,7 +215,7 @@ impl<'r> Driver<'r> {
         let report = self.runtime.command(commands).await?;
         self.tally.events += report.events;
         self.deliver(report.commands);
-        Ok(report.errors.into_iter().map(|(_, e)| e).collect())
+        Ok(report.errors)
     }
 
     fn deliver(&mut self, commands: Vec<Command>) {

@@ -6,6 +6,8 @@ fn twin(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_twin"))
         .args(args)
         .env("RUST_LOG", "warn")
+        // Runs in parallel: each serves gRPC on a port of its own.
+        .env("TWIN_LISTEN", "127.0.0.1:0")
         .output()
         .expect("twin runs")
 }

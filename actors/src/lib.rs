@@ -14,6 +14,7 @@
 
 pub mod bench;
 pub mod bus;
+pub mod grpc;
 pub mod runtime;
 pub mod shard;
 pub mod shard_actor;

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use clap::Args as ClapArgs;
 use tracing::{info, warn};
 use twin::bench::lockstep_config;
+use twin::control::RunControl;
 use twin::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
 use twin_core::store::{Retention, Store};
 use twin_core::{Clock, ClockMode, EventBody, EventType, SimTime};
 use twin_scenarios::{Scenario, SimWorld};
 
+use super::serve::{ServeArgs, serve};
 use super::{Result, progress};
 
 #[derive(ClapArgs, Clone)]
@@ -59,6 +61,8 @@ pub struct Args {
     /// Steps between state hashes in a recording.
     #[arg(long, default_value_t = 60)]
     hash_every: u64,
+    #[command(flatten)]
+    serve: ServeArgs,
 }
 
 /// What `run` and `record` may change of a scenario, and how many workers.
@@ -112,6 +116,7 @@ impl From<RecordArgs> for Args {
             rollup_retention: SimTime::days(365),
             record: Some(r.out),
             hash_every: r.hash_every,
+            serve: ServeArgs::off(),
         }
     }
 }
@@ -121,7 +126,9 @@ pub(crate) fn default_workers() -> usize {
 }
 
 pub fn main(args: Args) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // Two threads: the run loop and the gRPC server share them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(run(args))
@@ -149,13 +156,6 @@ fn scenario(args: &Args) -> Result<Scenario> {
 async fn run(args: Args) -> Result<()> {
     let scenario = scenario(&args)?;
     let mode = args.clock.unwrap_or(scenario.spec.clock.0);
-    if mode == ClockMode::Stepped {
-        return Err(
-            "a stepped clock moves only when simulation control steps it, which \
-             `twin run` cannot do yet; use real, xN or max"
-                .into(),
-        );
-    }
     let retention = Retention {
         raw: args.raw_retention,
         rollups: args.rollup_retention,
@@ -185,14 +185,14 @@ async fn run(args: Args) -> Result<()> {
             ..RuntimeConfig::default()
         }
     };
-    let runtime = Runtime::start(config, Some(store.clone()))?;
+    let runtime = Arc::new(Runtime::start(config, Some(store.clone()))?);
     let world = SimWorld::new(&scenario)?;
     let entities = world.records().len();
     let recorder = match &args.record {
         Some(path) => Some(Recorder::create(path, args.hash_every)?),
         None => None,
     };
-    let mut driver = Driver::start(&runtime, world, start, recorder).await?;
+    let driver = Driver::start(&runtime, world, start, recorder).await?;
     info!(
         scenario = %scenario,
         entities,
@@ -203,44 +203,83 @@ async fn run(args: Args) -> Result<()> {
     store.put_meta("seed", &scenario.spec.seed)?;
     store.put_meta("scenario", &scenario.spec.name)?;
 
-    // Ctrl-C sets the flag (checked between steps) and wakes a pacing sleep.
+    // Ctrl-C sets the flag (checked between steps) and wakes any wait.
     let stop = Arc::new(AtomicBool::new(false));
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let (flag, waker) = (stop.clone(), wake.clone());
+    let control = Arc::new(RunControl::new(&scenario.spec.name, mode, start));
+    let (flag, waker) = (stop.clone(), control.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             flag.store(true, Ordering::SeqCst);
-            waker.notify_one();
+            waker.wake.notify_one();
         }
     });
+    let server = serve(&args.serve, runtime.clone(), control.clone()).await?;
 
     let duration = if args.forever {
         None
     } else {
         Some(args.duration.unwrap_or(scenario.spec.duration.0))
     };
+    let end = duration.map(|d| start + d);
+    let mut run = Loop {
+        bar: progress::bar(duration.map(|d| (d.as_ms() / 1000).max(1) as u64)),
+        alerts: runtime.bus().subscribe(Filter {
+            types: vec![EventType::AlertRaised],
+            ..Filter::default()
+        }),
+        runtime: &runtime,
+        store: &store,
+        driver,
+        start,
+        raised: 0,
+        last_alert: None,
+        last_log: Instant::now(),
+    };
     let wall = Instant::now();
     let mut clock = Clock::new(mode, start, wall.elapsed());
-    let end = duration.map(|d| start + d);
-    let bar = progress::bar(duration.map(|d| (d.as_ms() / 1000).max(1) as u64));
-    let mut alerts = runtime.bus().subscribe(Filter {
-        types: vec![EventType::AlertRaised],
-        ..Filter::default()
-    });
-    let mut raised = 0usize;
-    let mut last_alert = None;
-    let mut last_log = Instant::now();
     // Paced, each world tick is ingested as it falls due; unpaced, a minute
     // or more at a time, which saves round trips.
-    let tick = driver.world.tick();
-    let stride = if mode == ClockMode::AsFastAsPossible {
-        tick.max(TICK_EVERY)
-    } else {
-        tick
+    let tick = run.driver.world.tick();
+    let stride = |mode| {
+        if mode == ClockMode::AsFastAsPossible {
+            tick.max(TICK_EVERY)
+        } else {
+            tick
+        }
     };
-    while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| driver.now() < e) {
-        let sim = driver.now();
-        let target = end.map_or(sim + stride, |e| (sim + stride).min(e));
+    while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| run.driver.now() < e) {
+        let requests = control.take();
+        if let Some(m) = requests.clock {
+            clock.set_mode(m, wall.elapsed());
+        }
+        match requests.pause {
+            Some(true) => clock.pause(wall.elapsed()),
+            Some(false) => clock.resume(wall.elapsed()),
+            None => {}
+        }
+        for (commands, reply) in requests.commands {
+            let _ = reply.send(run.driver.command(commands).await?);
+        }
+        let held = clock.is_paused() || clock.mode() == ClockMode::Stepped;
+        if held {
+            for (dt, reply) in requests.steps {
+                let target = end.map_or(run.driver.now() + dt, |e| (run.driver.now() + dt).min(e));
+                while run.driver.now() < target {
+                    let to = (run.driver.now() + stride(ClockMode::AsFastAsPossible)).min(target);
+                    run.advance(to).await?;
+                }
+                clock.step(SimTime::ZERO, wall.elapsed());
+                let _ = reply.send(());
+            }
+            control.publish(run.driver.now(), clock.mode(), clock.is_paused());
+            // Nothing moves until a request or Ctrl-C.
+            control.wake.notified().await;
+            continue;
+        }
+        let sim = run.driver.now();
+        let target = end.map_or(sim + stride(clock.mode()), |e| {
+            (sim + stride(clock.mode())).min(e)
+        });
         // A zero wait must not sleep: even a zero sleep waits for the timer.
         if let Some(wait) = clock
             .wait_until(target, wall.elapsed())
@@ -248,49 +287,80 @@ async fn run(args: Args) -> Result<()> {
         {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = wake.notified() => break,
+                // A request or Ctrl-C: look at it before going on.
+                _ = control.wake.notified() => continue,
             }
         }
         clock.advance_to(target);
-        driver.step(target).await?;
-        while let Some(d) = alerts.try_recv() {
+        run.advance(target).await?;
+        control.publish(target, clock.mode(), clock.is_paused());
+    }
+    run.bar.finish_and_clear();
+    let sim = run.driver.now();
+    let raised = run.raised;
+    let (_, tally) = run.driver.finish().await?;
+    hourly(&runtime, &store, sim).await?;
+    server.stop().await;
+    match Arc::try_unwrap(runtime) {
+        Ok(runtime) => runtime.shutdown().await?,
+        Err(_) => warn!("the runtime is still shared at exit; its last checkpoint stands"),
+    }
+    report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
+    Ok(())
+}
+
+/// The state of the run loop that each step updates.
+struct Loop<'r> {
+    driver: Driver<'r>,
+    runtime: &'r Runtime,
+    store: &'r Store,
+    bar: indicatif::ProgressBar,
+    alerts: twin_actors::Subscription,
+    start: SimTime,
+    raised: usize,
+    last_alert: Option<String>,
+    last_log: Instant,
+}
+
+impl Loop<'_> {
+    /// One driver step to `target`, then the hourly upkeep and the display.
+    async fn advance(&mut self, target: SimTime) -> Result<()> {
+        let sim = self.driver.now();
+        self.driver.step(target).await?;
+        while let Some(d) = self.alerts.try_recv() {
             if let Delivery::Events(f) = d {
                 for e in f.iter() {
                     if let EventBody::AlertRaised { message, .. } = &e.body {
-                        raised += 1;
-                        last_alert = Some(format!("{} {message}", e.entity));
+                        self.raised += 1;
+                        self.last_alert = Some(format!("{} {message}", e.entity));
                     }
                 }
             }
         }
         if target.floor(SimTime::hours(1)) > sim.floor(SimTime::hours(1)) {
-            hourly(&runtime, &store, target).await?;
+            hourly(self.runtime, self.store, target).await?;
             // Where no progress bar is drawn (a service, a pipe), say where we are.
-            if bar.is_hidden() && last_log.elapsed() >= Duration::from_secs(10) {
-                last_log = Instant::now();
-                let t = &driver.tally;
-                info!(sim = %target, observations = t.observations, events = t.events, alerts = raised, "running");
+            if self.bar.is_hidden() && self.last_log.elapsed() >= Duration::from_secs(10) {
+                self.last_log = Instant::now();
+                let t = &self.driver.tally;
+                info!(sim = %target, observations = t.observations, events = t.events, alerts = self.raised, "running");
             }
         }
-        bar.set_position((target - start).as_ms() as u64 / 1000);
-        let t = &driver.tally;
-        bar.set_message(format!(
-            "sim {target} · {} obs · {} events · {raised} alerts{}",
+        self.bar
+            .set_position((target - self.start).as_ms() as u64 / 1000);
+        let t = &self.driver.tally;
+        self.bar.set_message(format!(
+            "sim {target} · {} obs · {} events · {} alerts{}",
             t.observations,
             t.events,
-            last_alert
+            self.raised,
+            self.last_alert
                 .as_deref()
                 .map(|a| format!(" · last: {a}"))
                 .unwrap_or_default()
         ));
+        Ok(())
     }
-    bar.finish_and_clear();
-    let sim = driver.now();
-    let (_, tally) = driver.finish().await?;
-    hourly(&runtime, &store, sim).await?;
-    runtime.shutdown().await?;
-    report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
-    Ok(())
 }
 
 fn report(args: &Args, store: &Store, ran: SimTime, wall: Duration, t: &Tally, alerts: usize) {

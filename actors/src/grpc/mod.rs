@@ -1,0 +1,110 @@
+//! The gRPC server: `twin.v1.Twin` over tonic, with `grpc.health.v1` and
+//! server reflection, bearer-token auth, limits and optional TLS.
+//!
+//! The service is a thin mapping onto the runtime (see `service.rs`); what
+//! drives a simulated world plugs in through [`SimControl`].
+
+mod auth;
+mod filter;
+mod limits;
+mod service;
+mod sim;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+use twin_proto::v1::twin_server::TwinServer;
+
+pub use filter::EntityFilter;
+pub use limits::{LimitConfig, Limits};
+pub use service::TwinService;
+pub use sim::{SimControl, SimStatus};
+
+use crate::runtime::Runtime;
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Accepted bearer tokens (at least one).
+    pub tokens: Vec<String>,
+    /// PEM certificate chain and private key, for TLS.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    pub limits: LimitConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no token: give at least one (--token or TWIN_TOKENS)")]
+    NoToken,
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("server: {0}")]
+    Transport(String),
+}
+
+/// A bound server: its address, and the future that serves until `shutdown`.
+pub async fn bind(
+    config: ServerConfig,
+    runtime: Arc<Runtime>,
+    sim: Option<Arc<dyn SimControl>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = Result<(), ServeError>>), ServeError> {
+    if config.tokens.is_empty() {
+        return Err(ServeError::NoToken);
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Bind(config.listen, e))?;
+    let tokens = auth::Tokens(Arc::new(
+        config.tokens.iter().cloned().collect::<HashSet<_>>(),
+    ));
+    let limits = Arc::new(Limits::new(config.limits.clone()));
+    let service = TwinService {
+        runtime,
+        sim,
+        limits,
+    };
+    // tonic's own decoding limit is a backstop above ours, so that ours
+    // answers first, with a message that names the limit.
+    let twin = TwinServer::new(service)
+        .max_decoding_message_size(config.limits.max_message_bytes.saturating_mul(2));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<TwinServer<TwinService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(twin_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = &config.tls {
+        builder = builder
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+    let check = {
+        let t = tokens.clone();
+        move |req| t.check(req)
+    };
+    let router = builder
+        .add_service(health_service)
+        .add_service(InterceptedService::new(twin, check.clone()))
+        .add_service(InterceptedService::new(reflection, check));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let serve = async move {
+        router
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(|e| ServeError::Transport(e.to_string()))
+    };
+    Ok((addr, serve))
+}

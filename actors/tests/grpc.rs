@@ -1,0 +1,477 @@
+//! The twin.v1 API through a real tonic client, against a real server on
+//! loopback, on a runtime with a sled store on disk.
+
+use std::sync::Arc;
+
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
+use twin_actors::{Runtime, RuntimeConfig};
+use twin_core::state::SensorState;
+use twin_core::store::{Retention, Store};
+use twin_core::{EntityRecord, Kind, KindState, Measurand, Relation, SimTime};
+use twin_proto::v1 as pb;
+use twin_proto::v1::twin_client::TwinClient;
+
+const TOKEN: &str = "s3cret";
+
+struct Fixture {
+    addr: std::net::SocketAddr,
+    runtime: Arc<Runtime>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A zone, two machines in it, a temperature sensor on each; served.
+async fn fixture(limits: LimitConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
+    let runtime = Arc::new(
+        Runtime::start(
+            RuntimeConfig {
+                workers: 2,
+                bus_capacity: 8,
+                ..RuntimeConfig::default()
+            },
+            Some(store),
+        )
+        .unwrap(),
+    );
+    let zone = EntityRecord::new(Kind::Zone, "hall", "site");
+    let mut records = vec![zone.clone()];
+    for i in 0..2 {
+        let m = EntityRecord::new(Kind::Machine, &format!("m{i}"), "pump")
+            .with_relation(Relation::LiesIn(zone.id()));
+        let s = EntityRecord::new(Kind::Sensor, &format!("t{i}"), "pt100")
+            .with_state(KindState::Sensor(SensorState::measuring(
+                &[Measurand::Temperature],
+                SimTime::secs(1),
+            )))
+            .with_relation(Relation::AttachedTo(m.id()));
+        records.extend([m, s]);
+    }
+    let report = runtime.create(records, SimTime::ZERO).await.unwrap();
+    assert!(report.errors.is_empty());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, serve) = bind(
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tokens: vec![TOKEN.into(), "other".into()],
+            tls: None,
+            limits,
+        },
+        runtime.clone(),
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    tokio::spawn(serve);
+    Fixture {
+        addr,
+        runtime,
+        _dir: dir,
+        stop: Some(stop),
+    }
+}
+
+/// Adds `authorization: Bearer TOKEN` when a token is given.
+#[derive(Clone)]
+struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(h) = &self.0 {
+            req.metadata_mut().insert("authorization", h.clone());
+        }
+        Ok(req)
+    }
+}
+
+type Client = TwinClient<InterceptedService<Channel, Bearer>>;
+
+async fn client(f: &Fixture, token: Option<&str>) -> Client {
+    let channel = Channel::from_shared(format!("http://{}", f.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let header = token.map(|t| format!("Bearer {t}").parse().unwrap());
+    TwinClient::with_interceptor(channel, Bearer(header))
+}
+
+fn number(x: f64) -> Option<pb::Value> {
+    Some(pb::Value {
+        kind: Some(pb::value::Kind::Number(x)),
+    })
+}
+
+fn obs(entity: &str, t: i64, m: &str, x: f64) -> pb::Observation {
+    pb::Observation {
+        entity: entity.into(),
+        time_ms: t,
+        measurand: m.into(),
+        value: number(x),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_lists_and_relations() {
+    let f = fixture(LimitConfig::default()).await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let e = c
+        .get_entity(pb::GetEntityRequest {
+            id: "machine/m0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((e.id.as_str(), e.subtype.as_str()), ("machine/m0", "pump"));
+    assert_eq!(e.relations[0].target, "zone/hall");
+    let err = c
+        .get_entity(pb::GetEntityRequest {
+            id: "machine/nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = c
+        .get_entity(pb::GetEntityRequest {
+            id: "robot/r2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().starts_with("id: "), "{}", err.message());
+
+    // Kind filter and paging: 2 sensors, a page of 1, then the next.
+    let list = |token: String| pb::ListEntitiesRequest {
+        filter: Some(pb::EntityFilter {
+            kinds: vec![pb::Kind::Sensor as i32],
+            ..Default::default()
+        }),
+        page_size: 1,
+        page_token: token,
+    };
+    let p1 = c
+        .list_entities(list(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p1.entities.len(), 1);
+    let p2 = c
+        .list_entities(list(p1.next_page_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p2.entities.len(), 1);
+    assert_ne!(p1.entities[0].id, p2.entities[0].id);
+    assert!(!p1.next_page_token.is_empty() && p2.next_page_token.is_empty());
+    // In the zone: the two machines.
+    let inside = c
+        .list_entities(pb::ListEntitiesRequest {
+            filter: Some(pb::EntityFilter {
+                zone: "zone/hall".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inside.entities.len(), 2);
+    let bad = c
+        .list_entities(pb::ListEntitiesRequest {
+            filter: Some(pb::EntityFilter {
+                bbox: vec![5.0, 45.0, 4.0, 46.0],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().starts_with("filter.bbox"),
+        "{}",
+        bad.message()
+    );
+    let rel = c
+        .get_relations(pb::GetRelationsRequest {
+            id: "machine/m0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rel.incoming[0].target, "sensor/t0");
+    let ms = c.get_measurands(pb::Empty {}).await.unwrap().into_inner();
+    assert!(
+        ms.measurands
+            .iter()
+            .any(|m| m.name == "pm25" && m.unit == "µg/m³")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_reports_each_bad_item_and_applies_the_rest() {
+    let f = fixture(LimitConfig::default()).await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let batch = pb::IngestRequest {
+        batch_id: 7,
+        durable: true,
+        observations: vec![
+            obs("sensor/t0", 1_000, "temperature", 21.5),
+            obs("sensor/nobody", 1_000, "temperature", 21.5),
+            obs("sensor/t1", 1_000, "temperature", f64::NAN),
+            pb::Observation {
+                unit: "°F".into(),
+                ..obs("sensor/t1", 1_000, "temperature", 70.0)
+            },
+            obs("sensor/t1", 2_000, "temperature", 22.0),
+            obs("sensor/t1", 1_500, "temperature", 22.5),
+        ],
+    };
+    let mut acks = c
+        .ingest(tokio_stream::iter(vec![batch]))
+        .await
+        .unwrap()
+        .into_inner();
+    let ack = acks.message().await.unwrap().unwrap();
+    assert_eq!(ack.batch_id, 7);
+    assert!(ack.durable);
+    let codes: Vec<(u32, &str)> = ack
+        .errors
+        .iter()
+        .map(|e| (e.index, e.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (1, "unknown_entity"),
+            (2, "not_finite"),
+            (3, "wrong_unit"),
+            (5, "out_of_order")
+        ]
+    );
+    assert_eq!(ack.errors[2].field, "observations[3].unit");
+    // Read your writes.
+    let t1 = c
+        .get_entity(pb::GetEntityRequest {
+            id: "sensor/t1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t1.readings[0].value, number(22.0));
+    // History holds the out-of-order sample too.
+    let h = c
+        .get_history(pb::GetHistoryRequest {
+            id: "sensor/t1".into(),
+            measurand: "temperature".into(),
+            from_ms: 0,
+            to_ms: 10_000,
+            resolution: pb::Resolution::Raw as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let times: Vec<i64> = h.samples.iter().map(|s| s.time_ms).collect();
+    assert_eq!(times, [1_500, 2_000]);
+    let events = c
+        .list_events(pb::ListEventsRequest {
+            entity: "sensor/t0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        events
+            .events
+            .iter()
+            .any(|e| e.r#type == pb::EventType::Created as i32)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_needs_a_valid_token_but_health() {
+    let f = fixture(LimitConfig::default()).await;
+    for token in [None, Some("wrong")] {
+        let mut c = client(&f, token).await;
+        let e = c
+            .get_entity(pb::GetEntityRequest {
+                id: "machine/m0".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{token:?}");
+        let e = c
+            .list_work_orders(pb::ListWorkOrdersRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated);
+        let e = c.get_simulation(pb::Empty {}).await.unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated);
+        let e = c
+            .ingest(tokio_stream::iter(Vec::<pb::IngestRequest>::new()))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated);
+    }
+    let channel = Channel::from_shared(format!("http://{}", f.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "twin.v1.Twin".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    // Work orders are empty, and say why.
+    let mut c = client(&f, Some("other")).await;
+    let w = c
+        .list_work_orders(pb::ListWorkOrdersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(w.work_orders.is_empty() && w.empty_reason.contains("planner"));
+    let e = c.pause(pb::Empty {}).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_resource_exhausted_naming_the_limit() {
+    let f = fixture(LimitConfig {
+        max_message_bytes: 2_000,
+        max_batch: 10,
+        max_obs_per_s: 25.0,
+    })
+    .await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let send = |n: usize, t0: i64| pb::IngestRequest {
+        batch_id: n as u64,
+        durable: false,
+        observations: (0..n)
+            .map(|i| obs("sensor/t0", t0 + i as i64, "temperature", 20.0))
+            .collect(),
+    };
+    let first = |c: &mut Client, batch: pb::IngestRequest| {
+        let mut c = c.clone();
+        async move {
+            match c.ingest(tokio_stream::iter(vec![batch])).await {
+                Err(e) => Err(e),
+                Ok(r) => r.into_inner().message().await.map(|m| m.unwrap()),
+            }
+        }
+    };
+    let e = first(&mut c, send(11, 0)).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("batch size limit"), "{}", e.message());
+    let big = pb::IngestRequest {
+        observations: vec![pb::Observation {
+            entity: "sensor/t0".repeat(300),
+            ..obs("", 0, "temperature", 1.0)
+        }],
+        ..Default::default()
+    };
+    let e = first(&mut c, big).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(
+        e.message().contains("message size limit"),
+        "{}",
+        e.message()
+    );
+    assert!(first(&mut c, send(10, 100)).await.is_ok());
+    assert!(first(&mut c, send(10, 200)).await.is_ok());
+    let e = first(&mut c, send(10, 300)).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("rate limit"), "{}", e.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_never_reads_does_not_slow_ingest_and_is_told_it_lagged() {
+    let f = fixture(LimitConfig::default()).await;
+    // A client with small HTTP/2 windows: what it does not read stays on
+    // the server's side.
+    let channel = Channel::from_shared(format!("http://{}", f.addr))
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .unwrap();
+    let mut c = TwinClient::with_interceptor(
+        channel,
+        Bearer(Some(format!("Bearer {TOKEN}").parse().unwrap())),
+    );
+    let mut watch = c
+        .watch_entities(pb::WatchRequest {
+            filter: Some(pb::EntityFilter {
+                ids: vec!["sensor/t0".into()],
+                ..Default::default()
+            }),
+            types: vec![pb::EventType::StateChanged as i32],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Never read while 500 batches of 100 go in (the bus holds 8 batches;
+    // the stream's flow-control window a few dozen).
+    let t0 = twin_core::EntityId::of(Kind::Sensor, "t0");
+    for b in 0..500i64 {
+        let batch = (0..100)
+            .map(|i| {
+                twin_core::Observation::number(
+                    t0,
+                    SimTime(10_000 + b * 100 + i),
+                    Measurand::Temperature,
+                    20.0 + ((b + i) % 7) as f64,
+                )
+            })
+            .collect();
+        let report = f.runtime.ingest(batch, false).await.unwrap();
+        assert!(report.errors.is_empty());
+    }
+    let mut lagged = 0;
+    let mut events = 0;
+    while let Ok(Some(m)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), watch.message())
+            .await
+            .map(|r| r.unwrap())
+    {
+        match m.message.unwrap() {
+            pb::watch_response::Message::Lagged(l) => lagged += l.missed,
+            pb::watch_response::Message::Events(e) => {
+                assert!(e.events.iter().all(|e| e.entity == "sensor/t0"));
+                events += e.events.len() as u64;
+            }
+        }
+    }
+    assert!(lagged > 0, "never told it lagged ({events} events)");
+    assert_eq!(
+        lagged + events,
+        50_000,
+        "every event is either delivered or counted missed"
+    );
+}

@@ -1,0 +1,155 @@
+//! Simulation control of a `twin run` loop, as the gRPC service drives it.
+//!
+//! The service and the loop share a small state: requests (pause, resume,
+//! clock, steps, commands) go in, the loop takes them between steps and
+//! answers through one-shot channels, and publishes where it is.
+
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, oneshot};
+use twin_actors::grpc::{SimControl, SimStatus};
+use twin_core::state::InputError;
+use twin_core::{ClockMode, Command, SimTime};
+use twin_scenarios::Scenario;
+
+/// Commands waiting for the loop, with where to answer.
+type PendingCommands = (Vec<Command>, oneshot::Sender<Vec<(usize, InputError)>>);
+
+#[derive(Default)]
+struct State {
+    time: SimTime,
+    clock: Option<ClockMode>,
+    paused: bool,
+    clock_change: Option<ClockMode>,
+    pause_change: Option<bool>,
+    steps: Vec<(SimTime, oneshot::Sender<()>)>,
+    commands: Vec<PendingCommands>,
+}
+
+/// What the loop takes at the top of each iteration.
+#[derive(Default)]
+pub struct Requests {
+    pub clock: Option<ClockMode>,
+    pub pause: Option<bool>,
+    pub steps: Vec<(SimTime, oneshot::Sender<()>)>,
+    pub commands: Vec<PendingCommands>,
+}
+
+pub struct RunControl {
+    state: Mutex<State>,
+    /// Wakes the loop when a request arrives.
+    pub wake: Notify,
+    scenario: String,
+}
+
+impl RunControl {
+    pub fn new(scenario: &str, clock: ClockMode, time: SimTime) -> RunControl {
+        RunControl {
+            state: Mutex::new(State {
+                time,
+                clock: Some(clock),
+                ..State::default()
+            }),
+            wake: Notify::new(),
+            scenario: scenario.to_string(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("control lock poisoned")
+    }
+
+    /// Takes the pending requests.
+    pub fn take(&self) -> Requests {
+        let mut s = self.lock();
+        Requests {
+            clock: s.clock_change.take(),
+            pause: s.pause_change.take(),
+            steps: std::mem::take(&mut s.steps),
+            commands: std::mem::take(&mut s.commands),
+        }
+    }
+
+    /// The loop reports where it is.
+    pub fn publish(&self, time: SimTime, clock: ClockMode, paused: bool) {
+        let mut s = self.lock();
+        s.time = time;
+        s.clock = Some(clock);
+        s.paused = paused;
+    }
+}
+
+#[tonic::async_trait]
+impl SimControl for RunControl {
+    fn status(&self) -> SimStatus {
+        let s = self.lock();
+        SimStatus {
+            time: s.time,
+            clock: s
+                .clock_change
+                .or(s.clock)
+                .unwrap_or(ClockMode::AsFastAsPossible),
+            paused: s.pause_change.unwrap_or(s.paused),
+            scenario: self.scenario.clone(),
+        }
+    }
+
+    fn pause(&self) {
+        self.lock().pause_change = Some(true);
+        self.wake.notify_one();
+    }
+
+    fn resume(&self) {
+        self.lock().pause_change = Some(false);
+        self.wake.notify_one();
+    }
+
+    fn set_clock(&self, mode: ClockMode) -> Result<(), String> {
+        self.lock().clock_change = Some(mode);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn step(&self, dt: SimTime) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let s = self.lock();
+            let paused = s.pause_change.unwrap_or(s.paused);
+            let stepped = s.clock_change.or(s.clock) == Some(ClockMode::Stepped);
+            if !paused && !stepped {
+                return Err("time is running: pause first, or use the stepped clock".into());
+            }
+        }
+        self.lock().steps.push((dt, tx));
+        self.wake.notify_one();
+        rx.await
+            .map_err(|_| "the run stopped before the step was done".to_string())
+    }
+
+    async fn command(&self, commands: Vec<Command>) -> Result<Vec<(usize, InputError)>, String> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().commands.push((commands, tx));
+        self.wake.notify_one();
+        rx.await
+            .map_err(|_| "the run stopped before the commands were applied".to_string())
+    }
+
+    fn scenarios(&self) -> Vec<String> {
+        Scenario::builtin_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    async fn load(
+        &self,
+        name: &str,
+        _seed: Option<u64>,
+        _scale: Option<f64>,
+    ) -> Result<(), String> {
+        Scenario::find(name).map_err(|e| e.to_string())?;
+        Err(format!(
+            "replacing the running world is not supported yet: restart with `twin run --scenario {name}`"
+        ))
+    }
+}

@@ -1,0 +1,182 @@
+//! `twin run` serving twin.v1: a real client drives the simulation of a
+//! running scenario (pause, step, resume, speed, commands).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tonic::Request;
+use tonic::transport::Channel;
+use twin_proto::v1 as pb;
+use twin_proto::v1::twin_client::TwinClient;
+
+struct Run(Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `twin run` on the city and returns it with its gRPC address.
+fn start() -> (Run, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args([
+            "run",
+            "--scenario",
+            "city",
+            "--scale",
+            "0.3",
+            "--ephemeral",
+            "--forever",
+            "--clock",
+            "x600",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "tok",
+        ])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines.next().expect("twin run printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("gRPC listening on ") {
+            break a.to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    (Run(child), addr)
+}
+
+fn req<T>(m: T) -> Request<T> {
+    let mut r = Request::new(m);
+    r.metadata_mut()
+        .insert("authorization", "Bearer tok".parse().unwrap());
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pauses_steps_and_resumes_a_running_scenario() {
+    let (_run, addr) = start();
+    let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
+    let mut c = TwinClient::new(channel);
+    let s = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        s.simulated && s.scenario == "city" && s.clock == "x600",
+        "{s:?}"
+    );
+
+    let paused = c.pause(req(pb::Empty {})).await.unwrap().into_inner();
+    assert!(paused.paused);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t1 = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .time_ms;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t2 = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .time_ms;
+    assert_eq!(t1, t2, "paused time moved");
+
+    let stepped = c
+        .step(req(pb::StepRequest {
+            duration_ms: 600_000,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stepped.time_ms, t2 + 600_000);
+
+    // Commands go through the loop to the world: a taxi is sent somewhere.
+    let taxis = c
+        .list_entities(req(pb::ListEntitiesRequest {
+            filter: Some(pb::EntityFilter {
+                subtypes: vec!["taxi".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let taxi = taxis.entities[0].id.clone();
+    let sent = c
+        .send_commands(req(pb::SendCommandsRequest {
+            commands: vec![
+                pb::Command {
+                    entity: taxi.clone(),
+                    time_ms: 0,
+                    action: Some(pb::command::Action::SetDesired(pb::SetDesired {
+                        measurand: "destination".into(),
+                        value: Some(pb::Value {
+                            kind: Some(pb::value::Kind::Point(pb::Point {
+                                lon: 4.85,
+                                lat: 45.76,
+                            })),
+                        }),
+                    })),
+                },
+                pb::Command {
+                    entity: "vehicle/nobody".into(),
+                    time_ms: 0,
+                    action: Some(pb::command::Action::BeginMaintenance(pb::Empty {})),
+                },
+            ],
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.applied, 1);
+    assert_eq!(sent.errors[0].index, 1);
+    let t = c
+        .get_entity(req(pb::GetEntityRequest { id: taxi }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t.controls[0].measurand, "destination");
+
+    let resumed = c.resume(req(pb::Empty {})).await.unwrap().into_inner();
+    assert!(!resumed.paused);
+    let fast = c
+        .set_speed(req(pb::SetSpeedRequest {
+            clock: "max".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fast.clock, "max");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(later.time_ms > stepped.time_ms + 600_000, "{later:?}");
+    let e = c
+        .set_speed(req(pb::SetSpeedRequest { clock: "x0".into() }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    let e = c
+        .step(req(pb::StepRequest { duration_ms: 1_000 }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{}", e.message());
+}
