@@ -62,9 +62,17 @@ impl RunControl {
     /// Takes the pending requests.
     pub fn take(&self) -> Requests {
         let mut s = self.lock();
+        // What is taken is as good as done: the status shows it at once.
+        let (clock, pause) = (s.clock_change.take(), s.pause_change.take());
+        if let Some(c) = clock {
+            s.clock = Some(c);
+        }
+        if let Some(p) = pause {
+            s.paused = p;
+        }
         Requests {
-            clock: s.clock_change.take(),
-            pause: s.pause_change.take(),
+            clock,
+            pause,
             steps: std::mem::take(&mut s.steps),
             commands: std::mem::take(&mut s.commands),
         }

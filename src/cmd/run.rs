@@ -269,6 +269,8 @@ async fn run(args: Args) -> Result<()> {
                     run.advance(to).await?;
                 }
                 clock.step(SimTime::ZERO, wall.elapsed());
+                // Published before answering, so the answer shows the step.
+                control.publish(run.driver.now(), clock.mode(), clock.is_paused());
                 let _ = reply.send(());
             }
             control.publish(run.driver.now(), clock.mode(), clock.is_paused());
