@@ -24,6 +24,7 @@
 //! and the same `event_log_hash`, whatever the number of worker threads.
 
 pub mod bench;
+pub mod bench_grpc;
 pub mod control;
 pub mod drive;
 pub mod replay;

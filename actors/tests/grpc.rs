@@ -34,6 +34,10 @@ impl Drop for Fixture {
 
 /// A zone, two machines in it, a temperature sensor on each; served.
 async fn fixture(limits: LimitConfig) -> Fixture {
+    fixture_with(limits, None).await
+}
+
+async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
     let runtime = Arc::new(
@@ -67,7 +71,7 @@ async fn fixture(limits: LimitConfig) -> Fixture {
         ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             tokens: vec![TOKEN.into(), "other".into()],
-            tls: None,
+            tls,
             limits,
         },
         runtime.clone(),
@@ -473,5 +477,91 @@ async fn a_watcher_that_never_reads_does_not_slow_ingest_and_is_told_it_lagged()
         lagged + events,
         50_000,
         "every event is either delivered or counted missed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tls_round_trip() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (pem, key) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let f = fixture_with(
+        LimitConfig::default(),
+        Some((pem.clone().into_bytes(), key.into_bytes())),
+    )
+    .await;
+    let connect = |ca: Option<Vec<u8>>| twin_proto::client::Connect {
+        url: format!("https://localhost:{}", f.addr.port()),
+        token: Some(TOKEN.into()),
+        ca_pem: ca,
+        domain: Some("localhost".into()),
+    };
+    let mut c = connect(Some(pem.into_bytes())).connect().await.unwrap();
+    let e = c
+        .get_entity(pb::GetEntityRequest {
+            id: "sensor/t0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(e.id, "sensor/t0");
+    // Plain HTTP/2 to a TLS server gets nowhere.
+    let plain = twin_proto::client::Connect {
+        url: format!("http://{}", f.addr),
+        token: Some(TOKEN.into()),
+        ..Default::default()
+    };
+    match plain.connect().await {
+        Err(_) => {}
+        Ok(mut c) => assert!(
+            c.get_entity(pb::GetEntityRequest {
+                id: "sensor/t0".into()
+            })
+            .await
+            .is_err()
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_the_services_to_a_client_with_a_token() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let f = fixture(LimitConfig::default()).await;
+    let channel = Channel::from_shared(format!("http://{}", f.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let list = || {
+        tokio_stream::iter(vec![ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }])
+    };
+    let mut anonymous = ServerReflectionClient::new(channel.clone());
+    assert_eq!(
+        anonymous
+            .server_reflection_info(list())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
+    let mut c = ServerReflectionClient::with_interceptor(
+        channel,
+        Bearer(Some(format!("Bearer {TOKEN}").parse().unwrap())),
+    );
+    let mut answers = c.server_reflection_info(list()).await.unwrap().into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(l)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<String> = l.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"twin.v1.Twin".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
     );
 }

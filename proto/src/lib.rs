@@ -16,4 +16,5 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/twin_descriptor.bin"));
 
+pub mod client;
 pub mod convert;

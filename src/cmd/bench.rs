@@ -49,6 +49,36 @@ enum What {
     /// World speed (entity updates per second at 1M entities), replay speed,
     /// and the same factory model in Mesa for comparison.
     World(WorldBench),
+    /// The gRPC API over loopback: ingest rate, GetEntity latency, watchers.
+    Grpc {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Sensor entities.
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        /// Ingest batches of 1,000 per measured run.
+        #[arg(long, default_value_t = 2_000)]
+        batches: usize,
+        /// Concurrent ingest streams.
+        #[arg(long, default_value_t = 4)]
+        streams: usize,
+        /// Batches each stream keeps in flight.
+        #[arg(long, default_value_t = 8)]
+        in_flight: usize,
+        /// GetEntity requests per second.
+        #[arg(long, default_value_t = 10_000.0)]
+        rate: f64,
+        /// GetEntity requests in all.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        /// Watchers connected during the second ingest run.
+        #[arg(long, default_value_t = 1_000)]
+        watchers: usize,
+        /// Runtime worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -63,6 +93,64 @@ enum What {
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::World(b) => world(b),
+        What::Grpc {
+            json,
+            entities,
+            batches,
+            streams,
+            in_flight,
+            rate,
+            requests,
+            watchers,
+            workers,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let f = rt.block_on(twin::bench_grpc::run(twin::bench_grpc::GrpcBench {
+                entities,
+                batches,
+                streams,
+                in_flight,
+                rate,
+                requests,
+                watchers,
+                workers,
+            }))?;
+            let v = json!({
+                "entities": f.entities,
+                "ingest_obs_per_s": f.ingest_obs_per_s,
+                "get_entity_p50_ms": f.get_entity_p50_ms,
+                "get_entity_p99_ms": f.get_entity_p99_ms,
+                "get_entity_rate": f.get_entity_rate,
+                "get_entity_sequential_ms": f.get_entity_sequential_ms,
+                "watchers": f.watchers,
+                "watch_events_per_s": f.watch_events_per_s,
+                "ingest_with_watchers_obs_per_s": f.ingest_with_watchers_obs_per_s,
+                "ingest_slowdown": f.ingest_slowdown,
+            });
+            if json {
+                println!("{v}");
+            } else {
+                println!(
+                    "ingest: {:.2}M obs/s (batches of 1,000)",
+                    f.ingest_obs_per_s / 1e6
+                );
+                println!(
+                    "GetEntity at {:.0}/s: p50 {:.3} ms, p99 {:.3} ms",
+                    f.get_entity_rate, f.get_entity_p50_ms, f.get_entity_p99_ms
+                );
+                println!(
+                    "{} watchers: {:.0} events/s delivered; ingest {:.2}M obs/s = {:.2} of alone",
+                    f.watchers,
+                    f.watch_events_per_s,
+                    f.ingest_with_watchers_obs_per_s / 1e6,
+                    f.ingest_slowdown
+                );
+            }
+            Ok(())
+        }
         What::Runtime {
             json,
             entities,

@@ -80,10 +80,18 @@ pub async fn bind(
         .max_decoding_message_size(config.limits.max_message_bytes.saturating_mul(2));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<TwinServer<TwinService>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(twin_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: grpcurl speaks v1, grpcio's Python
+    // client still v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(twin_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .map_err(|e| ServeError::Transport(e.to_string()))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .map_err(|e| ServeError::Transport(e.to_string()))?;
     let mut builder = Server::builder();
     if let Some((cert, key)) = &config.tls {
@@ -98,7 +106,8 @@ pub async fn bind(
     let router = builder
         .add_service(health_service)
         .add_service(InterceptedService::new(twin, check.clone()))
-        .add_service(InterceptedService::new(reflection, check));
+        .add_service(InterceptedService::new(reflection_v1, check.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, check));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let serve = async move {
         router

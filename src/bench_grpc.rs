@@ -1,0 +1,283 @@
+//! `twin bench grpc`: the API over loopback, measured from a real client.
+//!
+//! - ingest: observations per second through `Ingest`, batches of 1,000,
+//!   several client streams each keeping batches in flight;
+//! - get_entity: latencies of `GetEntity` sent at a fixed rate;
+//! - watchers: the ingest rate with watchers connected (each following its
+//!   own handful of sensors, as a dashboard does) over the rate without.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
+use twin_actors::{Runtime, RuntimeConfig};
+use twin_core::state::SensorState;
+use twin_core::store::{Retention, Store};
+use twin_core::{EntityRecord, Kind, KindState, Measurand, SimTime};
+use twin_proto::client::{Client, Connect};
+use twin_proto::v1 as pb;
+
+const TOKEN: &str = "bench";
+
+#[derive(Clone, Debug)]
+pub struct GrpcFigures {
+    pub entities: usize,
+    pub ingest_obs_per_s: f64,
+    pub get_entity_p50_ms: f64,
+    pub get_entity_p99_ms: f64,
+    pub get_entity_rate: f64,
+    /// Mean of back-to-back calls on one connection, no other load.
+    pub get_entity_sequential_ms: f64,
+    pub watchers: usize,
+    pub watch_events_per_s: f64,
+    pub ingest_with_watchers_obs_per_s: f64,
+    pub ingest_slowdown: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct GrpcBench {
+    pub entities: usize,
+    pub batches: usize,
+    pub streams: usize,
+    pub in_flight: usize,
+    pub rate: f64,
+    pub requests: usize,
+    pub watchers: usize,
+    pub workers: usize,
+}
+
+fn sensor(i: usize) -> String {
+    format!("s-{i:07}")
+}
+
+/// One ingest run: `batches` batches of 1,000 over `streams` streams; returns
+/// observations per second. `t0` keeps times increasing across runs.
+async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std::error::Error>> {
+    let per_stream = b.batches / b.streams.max(1);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for s in 0..b.streams.max(1) {
+        let mut client: Client = c.connect().await?;
+        let (entities, in_flight, streams) = (b.entities, b.in_flight, b.streams.max(1));
+        tasks.push(tokio::spawn(async move {
+            let (tx, rx) = tokio::sync::mpsc::channel::<pb::IngestRequest>(in_flight);
+            let mut acks = client
+                .ingest(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await?
+                .into_inner();
+            let sender = tokio::spawn(async move {
+                for k in 0..per_stream {
+                    // Each stream feeds its own sensors (index ≡ s mod
+                    // streams), each in time order: nothing arrives late.
+                    let own = (entities / streams).max(1);
+                    let batch = (0..1000)
+                        .map(|i| {
+                            let n = k * 1000 + i;
+                            pb::Observation {
+                                entity: format!("sensor/{}", sensor((n % own) * streams + s)),
+                                time_ms: t0 + (n / own) as i64 * 1000 + 1,
+                                measurand: "temperature".into(),
+                                value: Some(pb::Value {
+                                    kind: Some(pb::value::Kind::Number(20.0 + (n % 13) as f64)),
+                                }),
+                                ..Default::default()
+                            }
+                        })
+                        .collect();
+                    let req = pb::IngestRequest {
+                        batch_id: k as u64,
+                        observations: batch,
+                        durable: false,
+                    };
+                    if tx.send(req).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut refused = 0usize;
+            for _ in 0..per_stream {
+                let ack = acks
+                    .message()
+                    .await?
+                    .ok_or_else(|| tonic::Status::internal("the server closed the stream"))?;
+                refused += ack.errors.len();
+            }
+            sender.await.ok();
+            if refused > 0 {
+                return Err(tonic::Status::internal(format!(
+                    "{refused} observations refused"
+                )));
+            }
+            Ok::<_, tonic::Status>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((per_stream * b.streams.max(1) * 1000) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// GetEntity at a fixed rate; returns the sorted latencies in ms and the rate achieved.
+async fn get_entity(
+    c: &Connect,
+    b: &GrpcBench,
+) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>> {
+    let channel = c.endpoint()?.connect().await?;
+    let interval = Duration::from_secs_f64(1.0 / b.rate);
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(b.requests);
+    for i in 0..b.requests {
+        let due = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let mut client = c.with_channel(channel.clone())?;
+        let id = format!("sensor/{}", sensor(i * 7919 % b.entities));
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            client
+                .get_entity(pb::GetEntityRequest { id })
+                .await
+                .map(|_| t.elapsed())
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat.push(t.await??.as_secs_f64() * 1000.0);
+    }
+    let rate = b.requests as f64 / start.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    Ok((lat, rate))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>> {
+    let store = Store::temporary(Retention::default())?;
+    let runtime = Arc::new(Runtime::start(
+        RuntimeConfig {
+            workers: b.workers,
+            ..RuntimeConfig::default()
+        },
+        Some(store),
+    )?);
+    let records: Vec<EntityRecord> = (0..b.entities)
+        .map(|i| {
+            EntityRecord::new(Kind::Sensor, &sensor(i), "pt100").with_state(KindState::Sensor(
+                SensorState::measuring(&[Measurand::Temperature], SimTime::secs(1)),
+            ))
+        })
+        .collect();
+    for chunk in records.chunks(50_000) {
+        runtime.create(chunk.to_vec(), SimTime::ZERO).await?;
+    }
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (addr, serve) = bind(
+        ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            tokens: vec![TOKEN.into()],
+            tls: None,
+            limits: LimitConfig {
+                max_obs_per_s: f64::INFINITY,
+                ..LimitConfig::default()
+            },
+        },
+        runtime.clone(),
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await?;
+    let server = tokio::spawn(serve);
+    let c = Connect {
+        url: format!("http://{addr}"),
+        token: Some(TOKEN.into()),
+        ..Connect::default()
+    };
+    // Warm up, then measure.
+    ingest(
+        &c,
+        &GrpcBench {
+            batches: b.streams * 4,
+            ..b
+        },
+        0,
+    )
+    .await?;
+    let span = (b.batches * 1000 / (b.entities / b.streams.max(1)).max(1)) as i64 * 1000 + 10_000;
+    let alone = ingest(&c, &b, 10_000).await?;
+    let sequential = sequential_get(&c, 2_000, b.entities).await?;
+    let (lat, rate) = get_entity(&c, &b).await?;
+
+    // Watchers: each follows 10 sensors of its own.
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut watchers = Vec::new();
+    let channel = c.endpoint()?.connect().await?;
+    for w in 0..b.watchers {
+        let mut client = c.with_channel(channel.clone())?;
+        let ids = (0..10)
+            .map(|k| format!("sensor/{}", sensor((w * 10 + k) % b.entities)))
+            .collect();
+        let mut stream = client
+            .watch_entities(pb::WatchRequest {
+                filter: Some(pb::EntityFilter {
+                    ids,
+                    ..Default::default()
+                }),
+                types: vec![pb::EventType::StateChanged as i32],
+            })
+            .await?
+            .into_inner();
+        let delivered = delivered.clone();
+        watchers.push(tokio::spawn(async move {
+            while let Ok(Some(m)) = stream.message().await {
+                if let Some(pb::watch_response::Message::Events(e)) = m.message {
+                    delivered.fetch_add(e.events.len() as u64, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let t = Instant::now();
+    let with = ingest(&c, &b, 10_000 + span).await?;
+    // Let the watchers drain what is on its way.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let watch_events_per_s = delivered.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();
+    for w in watchers {
+        w.abort();
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(GrpcFigures {
+        entities: b.entities,
+        ingest_obs_per_s: alone,
+        get_entity_p50_ms: percentile(&lat, 0.5),
+        get_entity_p99_ms: percentile(&lat, 0.99),
+        get_entity_rate: rate,
+        get_entity_sequential_ms: sequential,
+        watchers: b.watchers,
+        watch_events_per_s,
+        ingest_with_watchers_obs_per_s: with,
+        ingest_slowdown: with / alone,
+    })
+}
+
+/// Sequential GetEntity round trips, for latency without queueing: mean ms.
+pub async fn sequential_get(
+    c: &Connect,
+    n: usize,
+    entities: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut client = c.connect().await?;
+    let t = Instant::now();
+    for i in 0..n {
+        client
+            .get_entity(pb::GetEntityRequest {
+                id: format!("sensor/{}", sensor(i * 7919 % entities)),
+            })
+            .await?;
+    }
+    Ok(t.elapsed().as_secs_f64() * 1000.0 / n as f64)
+}
