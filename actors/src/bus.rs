@@ -9,10 +9,19 @@
 //! subscriber that falls more than the ring's capacity behind loses the oldest
 //! batches and is told how many events it missed, computed from the global
 //! sequence numbers every batch carries.
+//!
+//! Watchers of a few entities each (a dashboard, an inspector) are many, and
+//! waking every one of them for every batch would cost them all the whole
+//! stream. They subscribe by entity instead ([`Bus::subscribe_entities`]):
+//! the publisher looks each event's entity up in an index once and appends
+//! it to the bounded queues of the watchers that asked for it, dropping (and
+//! counting) what a full queue cannot take.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use twin_core::{EntityId, Event, EventType, Kind};
 
 /// Events published together, numbered from `first_seq` in publication order.
@@ -55,6 +64,24 @@ struct BusInner {
     /// Next sequence number; held while sending so that sequence order and
     /// channel order agree.
     seq: Mutex<u64>,
+    /// Entity subscriptions by entity; dead ones are pruned on subscribe.
+    by_entity: RwLock<hashbrown::HashMap<EntityId, Vec<Weak<EntityQueue>>>>,
+    /// How many entity subscriptions exist (0: publishing skips the index).
+    entity_subs: AtomicUsize,
+}
+
+/// The bounded queue of one entity subscription.
+struct EntityQueue {
+    types: Vec<EventType>,
+    capacity: usize,
+    state: Mutex<QueueState>,
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+    events: VecDeque<Event>,
+    missed: u64,
 }
 
 impl Bus {
@@ -65,6 +92,8 @@ impl Bus {
             inner: Arc::new(BusInner {
                 tx,
                 seq: Mutex::new(0),
+                by_entity: RwLock::new(hashbrown::HashMap::new()),
+                entity_subs: AtomicUsize::new(0),
             }),
         }
     }
@@ -80,8 +109,68 @@ impl Bus {
             events,
         };
         *seq += batch.events.len() as u64;
+        if self.inner.entity_subs.load(Ordering::Relaxed) > 0 {
+            self.route_to_entities(&batch.events);
+        }
         // An error only means nobody is subscribed: nothing to deliver.
         let _ = self.inner.tx.send(Arc::new(batch));
+    }
+
+    /// Appends each event to the queues of the entity subscriptions that
+    /// asked for its entity; a full queue drops it and counts it missed.
+    fn route_to_entities(&self, events: &[Event]) {
+        let index = self.inner.by_entity.read().expect("bus index poisoned");
+        let mut woken: Vec<Arc<EntityQueue>> = Vec::new();
+        for e in events {
+            let Some(subs) = index.get(&e.entity) else {
+                continue;
+            };
+            for q in subs.iter().filter_map(Weak::upgrade) {
+                if !q.types.is_empty() && !q.types.contains(&e.body.event_type()) {
+                    continue;
+                }
+                let mut st = q.state.lock().expect("queue lock poisoned");
+                if st.events.len() < q.capacity {
+                    st.events.push_back(e.clone());
+                } else {
+                    st.missed += 1;
+                }
+                drop(st);
+                if !woken.iter().any(|w| Arc::ptr_eq(w, &q)) {
+                    woken.push(q);
+                }
+            }
+        }
+        for q in woken {
+            q.ready.notify_one();
+        }
+    }
+
+    /// A subscription to the events of `entities` (of `types`, all when
+    /// empty), holding at most `capacity` undelivered events.
+    pub fn subscribe_entities(
+        &self,
+        entities: &[EntityId],
+        types: Vec<EventType>,
+        capacity: usize,
+    ) -> EntitySubscription {
+        let queue = Arc::new(EntityQueue {
+            types,
+            capacity: capacity.max(1),
+            state: Mutex::new(QueueState::default()),
+            ready: Notify::new(),
+        });
+        let mut index = self.inner.by_entity.write().expect("bus index poisoned");
+        for id in entities {
+            let subs = index.entry(*id).or_default();
+            subs.retain(|w| w.strong_count() > 0);
+            subs.push(Arc::downgrade(&queue));
+        }
+        self.inner.entity_subs.fetch_add(1, Ordering::Relaxed);
+        EntitySubscription {
+            queue,
+            bus: self.inner.clone(),
+        }
     }
 
     /// Total events published so far.
@@ -101,6 +190,48 @@ impl Bus {
 
     pub fn subscribers(&self) -> usize {
         self.inner.tx.receiver_count()
+    }
+}
+
+/// A subscription by entity; see [`Bus::subscribe_entities`].
+pub struct EntitySubscription {
+    queue: Arc<EntityQueue>,
+    bus: Arc<BusInner>,
+}
+
+/// What an entity subscription receives.
+#[derive(Debug)]
+pub enum EntityDelivery {
+    Events(Vec<Event>),
+    /// Events dropped for this subscriber since its last delivery.
+    Lagged {
+        missed: u64,
+    },
+}
+
+impl EntitySubscription {
+    /// Waits for events (or news of missed ones); delivers what is queued.
+    pub async fn recv(&mut self) -> EntityDelivery {
+        loop {
+            {
+                let mut st = self.queue.state.lock().expect("queue lock poisoned");
+                if st.missed > 0 {
+                    return EntityDelivery::Lagged {
+                        missed: std::mem::take(&mut st.missed),
+                    };
+                }
+                if !st.events.is_empty() {
+                    return EntityDelivery::Events(st.events.drain(..).collect());
+                }
+            }
+            self.queue.ready.notified().await;
+        }
+    }
+}
+
+impl Drop for EntitySubscription {
+    fn drop(&mut self) {
+        self.bus.entity_subs.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -240,6 +371,29 @@ mod tests {
             Some(Delivery::Events(f)) => assert_eq!(f.count(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn entity_subscriptions_get_their_entities_and_count_what_they_miss() {
+        let bus = Bus::new(4);
+        let batch = events(10, Kind::Sensor);
+        let (a, b) = (batch[2].entity, batch[7].entity);
+        let mut sub = bus.subscribe_entities(&[a, b], vec![], 3);
+        for _ in 0..2 {
+            bus.publish(events(10, Kind::Sensor));
+        }
+        // Four matching events, room for three.
+        let d = futures::executor::block_on(sub.recv());
+        assert!(matches!(d, EntityDelivery::Lagged { missed: 1 }), "{d:?}");
+        match futures::executor::block_on(sub.recv()) {
+            EntityDelivery::Events(e) => {
+                assert_eq!(e.len(), 3);
+                assert!(e.iter().all(|e| e.entity == a || e.entity == b));
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(sub);
+        assert_eq!(bus.inner.entity_subs.load(Ordering::Relaxed), 0);
     }
 
     #[test]

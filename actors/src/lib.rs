@@ -19,6 +19,6 @@ pub mod runtime;
 pub mod shard;
 pub mod shard_actor;
 
-pub use bus::{Bus, Delivery, Filter, Subscription};
+pub use bus::{Bus, Delivery, EntityDelivery, EntitySubscription, Filter, Subscription};
 pub use runtime::{BatchReport, Runtime, RuntimeConfig, RuntimeError};
 pub use shard::UnknownPolicy;

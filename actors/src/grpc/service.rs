@@ -17,7 +17,7 @@ use twin_proto::v1::twin_server::Twin;
 use super::filter::{EntityFilter, zone_region};
 use super::limits::Limits;
 use super::sim::SimControl;
-use crate::bus::{Delivery, Filter};
+use crate::bus::{Delivery, EntityDelivery, Filter};
 use crate::runtime::Runtime;
 
 /// What the service needs: the runtime, its store, the simulation (absent
@@ -726,58 +726,90 @@ impl TwinService {
         Ok(Some(ids))
     }
 
-    /// A watch stream: bus events of `types` for `entities`, and `Lagged`
-    /// when the watcher fell behind. The bus never waits for it.
+    /// A watch stream: bus events of `types` for `entities` (all when
+    /// `None`), and `Lagged` when the watcher fell behind. The bus never
+    /// waits for a watcher: a slow one holds up only its own task, its
+    /// backlog is bounded, and what it loses is counted and reported.
     fn watch(
         &self,
         types: Vec<EventType>,
         entities: Option<Vec<EntityId>>,
         min_severity: Option<pb::Severity>,
     ) -> Stream_<pb::WatchResponse> {
-        let only: Option<HashSet<EntityId>> =
-            entities.as_ref().map(|v| v.iter().copied().collect());
-        let mut sub = self.runtime.bus().subscribe(Filter {
-            types,
-            ..Filter::default()
-        });
+        let keep = move |e: &pb::Event| {
+            min_severity.is_none_or(|m| {
+                e.r#type != pb::EventType::AlertRaised as i32 || e.severity >= m as i32
+            })
+        };
+        let batch = move |events: Vec<pb::Event>| {
+            let events: Vec<pb::Event> = events.into_iter().filter(keep).collect();
+            (!events.is_empty()).then_some(pb::watch_response::Message::Events(pb::EventBatch {
+                events,
+            }))
+        };
         let (tx, rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(64);
-        tokio::spawn(async move {
-            loop {
-                let msg = match sub.recv().await {
-                    Delivery::Closed => break,
-                    Delivery::Lagged { missed } => {
-                        pb::watch_response::Message::Lagged(pb::Lagged { missed })
-                    }
-                    Delivery::Events(batch) => {
-                        let events: Vec<pb::Event> = batch
-                            .iter()
-                            .filter(|e| only.as_ref().is_none_or(|o| o.contains(&e.entity)))
-                            .map(convert::event_to_pb)
-                            .filter(|e| {
-                                min_severity.is_none_or(|m| {
-                                    e.r#type != pb::EventType::AlertRaised as i32
-                                        || e.severity >= m as i32
-                                })
-                            })
-                            .collect();
-                        if events.is_empty() {
-                            continue;
+        let send = move |tx: mpsc::Sender<Result<pb::WatchResponse, Status>>,
+                         msg: pb::watch_response::Message| async move {
+            tx.send(Ok(pb::WatchResponse { message: Some(msg) }))
+                .await
+                .is_ok()
+        };
+        match entities {
+            // A few entities: routed to this watcher alone by the bus's index.
+            Some(ids) => {
+                let mut sub = self
+                    .runtime
+                    .bus()
+                    .subscribe_entities(&ids, types, WATCH_BACKLOG);
+                tokio::spawn(async move {
+                    loop {
+                        let msg = match sub.recv().await {
+                            EntityDelivery::Lagged { missed } => {
+                                pb::watch_response::Message::Lagged(pb::Lagged { missed })
+                            }
+                            EntityDelivery::Events(events) => {
+                                match batch(events.iter().map(convert::event_to_pb).collect()) {
+                                    Some(m) => m,
+                                    None => continue,
+                                }
+                            }
+                        };
+                        if !send(tx.clone(), msg).await {
+                            break;
                         }
-                        pb::watch_response::Message::Events(pb::EventBatch { events })
                     }
-                };
-                // A slow client holds up this task only: the bus does not
-                // wait for it, and once the client reads again it is told
-                // how many events it missed.
-                if tx
-                    .send(Ok(pb::WatchResponse { message: Some(msg) }))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
+                });
             }
-        });
+            // Everything (of some types): the broadcast ring.
+            None => {
+                let mut sub = self.runtime.bus().subscribe(Filter {
+                    types,
+                    ..Filter::default()
+                });
+                tokio::spawn(async move {
+                    loop {
+                        let msg = match sub.recv().await {
+                            Delivery::Closed => break,
+                            Delivery::Lagged { missed } => {
+                                pb::watch_response::Message::Lagged(pb::Lagged { missed })
+                            }
+                            Delivery::Events(f) => {
+                                match batch(f.iter().map(convert::event_to_pb).collect()) {
+                                    Some(m) => m,
+                                    None => continue,
+                                }
+                            }
+                        };
+                        if !send(tx.clone(), msg).await {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
         Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
+
+/// Events an entity watcher may have waiting before the bus drops for it.
+const WATCH_BACKLOG: usize = 10_000;
