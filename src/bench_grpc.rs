@@ -46,6 +46,8 @@ pub struct GrpcBench {
     pub requests: usize,
     pub watchers: usize,
     pub workers: usize,
+    /// Ingest runs per figure; the median is reported.
+    pub runs: usize,
 }
 
 fn sensor(i: usize) -> String {
@@ -56,11 +58,18 @@ fn sensor(i: usize) -> String {
 /// observations per second. `t0` keeps times increasing across runs.
 async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std::error::Error>> {
     let per_stream = b.batches / b.streams.max(1);
+    // Ids written once, cloned into each observation, as a real feeder would.
+    let ids: Arc<Vec<String>> = Arc::new(
+        (0..b.entities)
+            .map(|i| format!("sensor/{}", sensor(i)))
+            .collect(),
+    );
     let start = Instant::now();
     let mut tasks = Vec::new();
     for s in 0..b.streams.max(1) {
         let mut client: Client = c.connect().await?;
         let (entities, in_flight, streams) = (b.entities, b.in_flight, b.streams.max(1));
+        let ids = ids.clone();
         tasks.push(tokio::spawn(async move {
             let (tx, rx) = tokio::sync::mpsc::channel::<pb::IngestRequest>(in_flight);
             let mut acks = client
@@ -76,7 +85,7 @@ async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std:
                         .map(|i| {
                             let n = k * 1000 + i;
                             pb::Observation {
-                                entity: format!("sensor/{}", sensor((n % own) * streams + s)),
+                                entity: ids[(n % own) * streams + s].clone(),
                                 time_ms: t0 + (n / own) as i64 * 1000 + 1,
                                 measurand: "temperature".into(),
                                 value: Some(pb::Value {
@@ -150,6 +159,11 @@ async fn get_entity(
     Ok((lat, rate))
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -208,7 +222,14 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
     )
     .await?;
     let span = (b.batches * 1000 / (b.entities / b.streams.max(1)).max(1)) as i64 * 1000 + 10_000;
-    let alone = ingest(&c, &b, 10_000).await?;
+    // Medians of `runs`: the host is shared and single runs scatter.
+    let mut t0 = 10_000;
+    let mut alone = Vec::new();
+    for _ in 0..b.runs.max(1) {
+        alone.push(ingest(&c, &b, t0).await?);
+        t0 += span;
+    }
+    let alone = median(alone);
     let sequential = sequential_get(&c, 2_000, b.entities).await?;
     let (lat, rate) = get_entity(&c, &b).await?;
 
@@ -241,7 +262,12 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
         }));
     }
     let t = Instant::now();
-    let with = ingest(&c, &b, 10_000 + span).await?;
+    let mut with = Vec::new();
+    for _ in 0..b.runs.max(1) {
+        with.push(ingest(&c, &b, t0).await?);
+        t0 += span;
+    }
+    let with = median(with);
     // Let the watchers drain what is on its way.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let watch_events_per_s = delivered.load(Ordering::Relaxed) as f64 / t.elapsed().as_secs_f64();

@@ -61,9 +61,10 @@ pub fn kind_from_pb(k: pb::Kind) -> Option<Kind> {
     }
 }
 
-/// An entity id from its "kind/name" form; `field` names it in errors.
+/// An entity id from its "kind/name" form; `field` names it in errors. The
+/// name is not recorded: the twin knows the names of the entities it holds.
 pub fn entity_id(s: &str, field: &str) -> Result<EntityId, FieldError> {
-    EntityId::parse(s).map_err(|e| {
+    EntityId::parse_id(s).map_err(|e| {
         FieldError::new(
             field,
             "invalid_argument",

@@ -78,6 +78,9 @@ enum What {
         /// Runtime worker threads.
         #[arg(long, default_value_t = 2)]
         workers: usize,
+        /// Ingest runs per figure; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
@@ -103,6 +106,7 @@ pub fn main(args: Args) -> Result<()> {
             requests,
             watchers,
             workers,
+            runs,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -117,6 +121,7 @@ pub fn main(args: Args) -> Result<()> {
                 requests,
                 watchers,
                 workers,
+                runs,
             }))?;
             let v = json!({
                 "entities": f.entities,

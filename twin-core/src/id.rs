@@ -104,13 +104,25 @@ impl EntityId {
 
     /// Parses `kind/local`, recording the name.
     pub fn parse(s: &str) -> Result<EntityId, IdError> {
+        let (kind, local) = Self::split(s)?;
+        Ok(EntityId::new(kind, local))
+    }
+
+    /// Parses `kind/local` without recording the name: for the hot paths
+    /// (ingest) that address entities created, and so named, before.
+    pub fn parse_id(s: &str) -> Result<EntityId, IdError> {
+        let (kind, local) = Self::split(s)?;
+        Ok(EntityId::of(kind, local))
+    }
+
+    fn split(s: &str) -> Result<(Kind, &str), IdError> {
         let (kind, local) = s
             .split_once('/')
             .ok_or_else(|| IdError::Malformed(s.to_string()))?;
         if local.is_empty() {
             return Err(IdError::Malformed(s.to_string()));
         }
-        Ok(EntityId::new(kind.parse()?, local))
+        Ok((kind.parse()?, local))
     }
 
     pub fn from_raw(raw: u64) -> Result<EntityId, IdError> {
