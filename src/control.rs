@@ -15,6 +15,9 @@ use twin_scenarios::Scenario;
 /// Commands waiting for the loop, with where to answer.
 type PendingCommands = (Vec<Command>, oneshot::Sender<Vec<(usize, InputError)>>);
 
+/// A scenario to load, with where to answer.
+pub type PendingLoad = (Scenario, oneshot::Sender<Result<(), String>>);
+
 #[derive(Default)]
 struct State {
     time: SimTime,
@@ -24,6 +27,8 @@ struct State {
     pause_change: Option<bool>,
     steps: Vec<(SimTime, oneshot::Sender<()>)>,
     commands: Vec<PendingCommands>,
+    load: Option<PendingLoad>,
+    scenario: String,
 }
 
 /// What the loop takes at the top of each iteration.
@@ -33,13 +38,13 @@ pub struct Requests {
     pub pause: Option<bool>,
     pub steps: Vec<(SimTime, oneshot::Sender<()>)>,
     pub commands: Vec<PendingCommands>,
+    pub load: Option<PendingLoad>,
 }
 
 pub struct RunControl {
     state: Mutex<State>,
     /// Wakes the loop when a request arrives.
     pub wake: Notify,
-    scenario: String,
 }
 
 impl RunControl {
@@ -48,10 +53,10 @@ impl RunControl {
             state: Mutex::new(State {
                 time,
                 clock: Some(clock),
+                scenario: scenario.to_string(),
                 ..State::default()
             }),
             wake: Notify::new(),
-            scenario: scenario.to_string(),
         }
     }
 
@@ -75,7 +80,13 @@ impl RunControl {
             pause,
             steps: std::mem::take(&mut s.steps),
             commands: std::mem::take(&mut s.commands),
+            load: s.load.take(),
         }
+    }
+
+    /// The loop reports the scenario it now runs.
+    pub fn set_scenario(&self, name: &str) {
+        self.lock().scenario = name.to_string();
     }
 
     /// The loop reports where it is.
@@ -98,7 +109,7 @@ impl SimControl for RunControl {
                 .or(s.clock)
                 .unwrap_or(ClockMode::AsFastAsPossible),
             paused: s.pause_change.unwrap_or(s.paused),
-            scenario: self.scenario.clone(),
+            scenario: s.scenario.clone(),
         }
     }
 
@@ -149,15 +160,18 @@ impl SimControl for RunControl {
             .collect()
     }
 
-    async fn load(
-        &self,
-        name: &str,
-        _seed: Option<u64>,
-        _scale: Option<f64>,
-    ) -> Result<(), String> {
-        Scenario::find(name).map_err(|e| e.to_string())?;
-        Err(format!(
-            "replacing the running world is not supported yet: restart with `twin run --scenario {name}`"
-        ))
+    async fn load(&self, name: &str, seed: Option<u64>, scale: Option<f64>) -> Result<(), String> {
+        let mut scenario = Scenario::find(name).map_err(|e| e.to_string())?;
+        if let Some(seed) = seed {
+            scenario = scenario.with_seed(seed);
+        }
+        if let Some(scale) = scale {
+            scenario = scenario.with_scale(scale);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.lock().load = Some((scenario, tx));
+        self.wake.notify_one();
+        rx.await
+            .map_err(|_| "the run stopped before the scenario was loaded".to_string())?
     }
 }

@@ -46,6 +46,21 @@ pub struct Tally {
     pub first_refusal: Option<String>,
 }
 
+impl Tally {
+    /// Adds another run's figures (a world replaced by another).
+    pub fn add(&mut self, other: &Tally) {
+        self.observations += other.observations;
+        self.refused += other.refused;
+        self.late += other.late;
+        self.events += other.events;
+        self.commands += other.commands;
+        self.steps += other.steps;
+        if self.first_refusal.is_none() {
+            self.first_refusal.clone_from(&other.first_refusal);
+        }
+    }
+}
+
 /// Writes the inputs of a run to a recording.
 pub struct Recorder {
     writer: Writer,

@@ -179,4 +179,48 @@ async fn a_client_pauses_steps_and_resumes_a_running_scenario() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{}", e.message());
+
+    // Another world, from now on.
+    let names = c
+        .list_scenarios(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .names;
+    assert!(names.contains(&"factory".to_string()), "{names:?}");
+    let loaded = c
+        .load_scenario(req(pb::LoadScenarioRequest {
+            name: "factory".into(),
+            seed: 3,
+            scale: 0.2,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(loaded.scenario, "factory");
+    let pumps = c
+        .list_entities(req(pb::ListEntitiesRequest {
+            filter: Some(pb::EntityFilter {
+                subtypes: vec!["pump".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!pumps.entities.is_empty());
+    let e = c
+        .load_scenario(req(pb::LoadScenarioRequest {
+            name: "moon-base".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        e.message().contains("built-in: farm-cocoa"),
+        "{}",
+        e.message()
+    );
 }

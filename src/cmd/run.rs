@@ -234,6 +234,7 @@ async fn run(args: Args) -> Result<()> {
         raised: 0,
         last_alert: None,
         last_log: Instant::now(),
+        earlier: Tally::default(),
     };
     let wall = Instant::now();
     let mut clock = Clock::new(mode, start, wall.elapsed());
@@ -259,6 +260,13 @@ async fn run(args: Args) -> Result<()> {
         }
         for (commands, reply) in requests.commands {
             let _ = reply.send(run.driver.command(commands).await?);
+        }
+        if let Some((next, reply)) = requests.load {
+            let loaded = run.load(&next, args.record.is_some()).await;
+            if loaded.is_ok() {
+                control.set_scenario(&next.spec.name);
+            }
+            let _ = reply.send(loaded);
         }
         let held = clock.is_paused() || clock.mode() == ClockMode::Stepped;
         if held {
@@ -300,7 +308,8 @@ async fn run(args: Args) -> Result<()> {
     run.bar.finish_and_clear();
     let sim = run.driver.now();
     let raised = run.raised;
-    let (_, tally) = run.driver.finish().await?;
+    let (_, mut tally) = run.driver.finish().await?;
+    tally.add(&run.earlier);
     hourly(&runtime, &store, sim).await?;
     server.stop().await;
     match Arc::try_unwrap(runtime) {
@@ -322,9 +331,35 @@ struct Loop<'r> {
     raised: usize,
     last_alert: Option<String>,
     last_log: Instant,
+    /// What the worlds run before a scenario was loaded did.
+    earlier: Tally,
 }
 
 impl Loop<'_> {
+    /// Replaces the world by `scenario`'s, from now on; the entities of the
+    /// old world stay in the twin (and passivate when idle).
+    async fn load(
+        &mut self,
+        scenario: &Scenario,
+        recording: bool,
+    ) -> std::result::Result<(), String> {
+        if recording {
+            return Err(
+                "a recording holds one world: stop it and record the other scenario".into(),
+            );
+        }
+        let world = SimWorld::new(scenario).map_err(|e| e.to_string())?;
+        let now = self.driver.now();
+        let next = Driver::start(self.runtime, world, now, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let old = std::mem::replace(&mut self.driver, next);
+        let (_, tally) = old.finish().await.map_err(|e| e.to_string())?;
+        self.earlier.add(&tally);
+        info!(scenario = %scenario, from = %now, "scenario loaded");
+        Ok(())
+    }
+
     /// One driver step to `target`, then the hourly upkeep and the display.
     async fn advance(&mut self, target: SimTime) -> Result<()> {
         let sim = self.driver.now();
