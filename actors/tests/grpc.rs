@@ -314,26 +314,40 @@ async fn ingest_reports_each_bad_item_and_applies_the_rest() {
 async fn every_method_needs_a_valid_token_but_health() {
     let f = fixture(LimitConfig::default()).await;
     for token in [None, Some("wrong")] {
-        let mut c = client(&f, token).await;
-        let e = c
-            .get_entity(pb::GetEntityRequest {
-                id: "machine/m0".into(),
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Code::Unauthenticated, "{token:?}");
-        let e = c
-            .list_work_orders(pb::ListWorkOrdersRequest::default())
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Code::Unauthenticated);
-        let e = c.get_simulation(pb::Empty {}).await.unwrap_err();
-        assert_eq!(e.code(), Code::Unauthenticated);
-        let e = c
-            .ingest(tokio_stream::iter(Vec::<pb::IngestRequest>::new()))
-            .await
-            .unwrap_err();
-        assert_eq!(e.code(), Code::Unauthenticated);
+        let c = client(&f, token).await;
+        // Every method of the service, called with a default request.
+        macro_rules! each {
+            ($($method:ident($req:expr)),* $(,)?) => {
+                $(
+                    let e = c.clone().$method($req).await.map(|_| ()).unwrap_err();
+                    assert_eq!(e.code(), Code::Unauthenticated, "{} with {token:?}", stringify!($method));
+                )*
+            };
+        }
+        each!(
+            get_entity(pb::GetEntityRequest::default()),
+            list_entities(pb::ListEntitiesRequest::default()),
+            get_relations(pb::GetRelationsRequest::default()),
+            get_measurands(pb::Empty {}),
+            watch_entities(pb::WatchRequest::default()),
+            get_history(pb::GetHistoryRequest::default()),
+            list_events(pb::ListEventsRequest::default()),
+            ingest(tokio_stream::iter(Vec::<pb::IngestRequest>::new())),
+            send_commands(pb::SendCommandsRequest::default()),
+            list_alerts(pb::ListAlertsRequest::default()),
+            watch_alerts(pb::WatchAlertsRequest::default()),
+            list_work_orders(pb::ListWorkOrdersRequest::default()),
+            get_work_order(pb::GetWorkOrderRequest::default()),
+            list_plans(pb::ListPlansRequest::default()),
+            get_plan(pb::GetPlanRequest::default()),
+            get_simulation(pb::Empty {}),
+            pause(pb::Empty {}),
+            resume(pb::Empty {}),
+            set_speed(pb::SetSpeedRequest::default()),
+            step(pb::StepRequest::default()),
+            list_scenarios(pb::Empty {}),
+            load_scenario(pb::LoadScenarioRequest::default()),
+        );
     }
     let channel = Channel::from_shared(format!("http://{}", f.addr))
         .unwrap()
@@ -563,5 +577,78 @@ async fn reflection_lists_the_services_to_a_client_with_a_token() {
     assert!(
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
+    let f = fixture(LimitConfig::default()).await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let mut alerts = c
+        .watch_alerts(pb::WatchAlertsRequest {
+            min_severity: pb::Severity::Warning as i32,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Temperature above its critical limit (95 °C) long enough to alarm.
+    let hot: Vec<pb::Observation> = (0..6)
+        .map(|i| obs("sensor/t0", 1_000 * (i + 1), "temperature", 120.0))
+        .collect();
+    let mut acks = c
+        .ingest(tokio_stream::iter(vec![pb::IngestRequest {
+            batch_id: 1,
+            observations: hot,
+            durable: false,
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(acks.message().await.unwrap().unwrap().errors.is_empty());
+    let listed = c
+        .list_alerts(pb::ListAlertsRequest {
+            min_severity: pb::Severity::Warning as i32,
+            filter: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.alerts.len(), 1, "{listed:?}");
+    assert_eq!(listed.alerts[0].entity, "sensor/t0");
+    assert_eq!(listed.alerts[0].severity, pb::Severity::Critical as i32);
+    let m = tokio::time::timeout(std::time::Duration::from_secs(5), alerts.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let Some(pb::watch_response::Message::Events(batch)) = m.message else {
+        panic!("{m:?}");
+    };
+    assert!(
+        batch
+            .events
+            .iter()
+            .all(|e| e.r#type == pb::EventType::AlertRaised as i32 && e.entity == "sensor/t0")
+    );
+    let plans = c
+        .list_plans(pb::ListPlansRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plans.plans.is_empty() && !plans.empty_reason.is_empty());
+    assert_eq!(
+        c.get_plan(pb::GetPlanRequest { id: "p1".into() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        c.get_work_order(pb::GetWorkOrderRequest { id: "w1".into() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
     );
 }
