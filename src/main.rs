@@ -3,6 +3,32 @@
 
 mod cmd;
 
+/// mimalloc: the runtime and the API allocate many small, short-lived
+/// values (decoded strings, event batches) across threads, where it is
+/// markedly faster than glibc's allocator (gRPC ingest 0.7 → 1.25M obs/s).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Returns freed memory to the OS at once and commits arenas on demand, so a
+/// million idle entities stay within their memory budget: by default
+/// mimalloc keeps freed pages a while (314 bytes per idle entity instead of
+/// 245). The price is paid by big short-lived buffers: replaying a recording
+/// in 100,000-observation blocks runs at 3.9M inputs/s instead of 5.6M with a
+/// 100 ms delay (and 5.4M with glibc). Option numbers from mimalloc.h (v2) as
+/// vendored by libmimalloc-sys.
+fn tune_allocator() {
+    const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_option_set stores an integer option; it is called once at
+    // the start of main, and both options are read when memory is reserved
+    // or purged, which is safe at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+    }
+}
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -31,6 +57,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
