@@ -9,23 +9,36 @@ mod cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Returns freed memory to the OS at once and commits arenas on demand, so a
-/// million idle entities stay within their memory budget: by default
-/// mimalloc keeps freed pages a while (314 bytes per idle entity instead of
-/// 245). The price is paid by big short-lived buffers: replaying a recording
-/// in 100,000-observation blocks runs at 3.9M inputs/s instead of 5.6M with a
-/// 100 ms delay (and 5.4M with glibc). Option numbers from mimalloc.h (v2) as
-/// vendored by libmimalloc-sys.
-fn tune_allocator() {
+/// How the allocator trades memory for speed, per command. A long-running
+/// twin (`run`, the API, the runtime benchmarks) returns freed memory to the
+/// OS at once and commits arenas on demand, so a million idle entities stay
+/// within their memory budget (mimalloc's default keeps freed pages a while:
+/// 314 bytes per idle entity instead of 245). Batch work over big
+/// short-lived buffers (`record`, `replay`, `bench world`) keeps the default:
+/// freeing at once would slow replay from 5.6M to 3.9M inputs/s.
+fn tune_allocator(command: &Command) {
+    let batch = matches!(command, Command::Record(_) | Command::Replay(_))
+        || cmd::bench::is_batch(command_bench(command));
+    if batch {
+        return;
+    }
+    // Option numbers from mimalloc.h (v2) as vendored by libmimalloc-sys.
     const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: mi_option_set stores an integer option; it is called once at
-    // the start of main, and both options are read when memory is reserved
-    // or purged, which is safe at any time.
+    // SAFETY: mi_option_set stores an integer option; it is called once,
+    // before any thread starts, and both options are read when memory is
+    // reserved or purged, which is safe at any time.
     #[allow(unsafe_code)]
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+    }
+}
+
+fn command_bench(command: &Command) -> Option<&cmd::bench::Args> {
+    match command {
+        Command::Bench(a) => Some(a),
+        _ => None,
     }
 }
 
@@ -57,7 +70,6 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -67,6 +79,7 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    tune_allocator(&cli.command);
     let result = match cli.command {
         Command::Run(a) => cmd::run::main(a),
         Command::Record(a) => cmd::run::record(a),

@@ -93,6 +93,12 @@ enum What {
     },
 }
 
+/// Whether a benchmark is batch work over big buffers (see the allocator
+/// settings in `main.rs`).
+pub fn is_batch(args: Option<&Args>) -> bool {
+    matches!(args.map(|a| &a.what), Some(What::World(_)))
+}
+
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::World(b) => world(b),
