@@ -17,7 +17,7 @@ use twin_proto::v1::twin_server::Twin;
 use super::filter::{EntityFilter, zone_region};
 use super::limits::Limits;
 use super::sim::SimControl;
-use crate::bus::{Delivery, EntityDelivery, Filter};
+use crate::bus::{Delivery, EntityDelivery, EntitySubscription, Filter, Subscription};
 use crate::runtime::Runtime;
 
 /// What the service needs: the runtime, its store, the simulation (absent
@@ -747,69 +747,62 @@ impl TwinService {
                 events,
             }))
         };
-        let (tx, rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(64);
-        let send = move |tx: mpsc::Sender<Result<pb::WatchResponse, Status>>,
-                         msg: pb::watch_response::Message| async move {
-            tx.send(Ok(pb::WatchResponse { message: Some(msg) }))
-                .await
-                .is_ok()
-        };
-        match entities {
+        let mut source = match entities {
             // A few entities: routed to this watcher alone by the bus's index.
-            Some(ids) => {
-                let mut sub = self
-                    .runtime
-                    .bus()
-                    .subscribe_entities(&ids, types, WATCH_BACKLOG);
-                tokio::spawn(async move {
-                    loop {
-                        let msg = match sub.recv().await {
-                            EntityDelivery::Lagged { missed } => {
-                                pb::watch_response::Message::Lagged(pb::Lagged { missed })
-                            }
-                            EntityDelivery::Events(events) => {
-                                match batch(events.iter().map(convert::event_to_pb).collect()) {
-                                    Some(m) => m,
-                                    None => continue,
-                                }
-                            }
-                        };
-                        if !send(tx.clone(), msg).await {
-                            break;
-                        }
-                    }
-                });
-            }
+            Some(ids) => WatchSource::Entities(self.runtime.bus().subscribe_entities(
+                &ids,
+                types,
+                WATCH_BACKLOG,
+            )),
             // Everything (of some types): the broadcast ring.
-            None => {
-                let mut sub = self.runtime.bus().subscribe(Filter {
-                    types,
-                    ..Filter::default()
-                });
-                tokio::spawn(async move {
-                    loop {
-                        let msg = match sub.recv().await {
-                            Delivery::Closed => break,
-                            Delivery::Lagged { missed } => {
-                                pb::watch_response::Message::Lagged(pb::Lagged { missed })
-                            }
-                            Delivery::Events(f) => {
-                                match batch(f.iter().map(convert::event_to_pb).collect()) {
-                                    Some(m) => m,
-                                    None => continue,
-                                }
-                            }
-                        };
-                        if !send(tx.clone(), msg).await {
-                            break;
-                        }
-                    }
-                });
+            None => WatchSource::All(self.runtime.bus().subscribe(Filter {
+                types,
+                ..Filter::default()
+            })),
+        };
+        let (tx, rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(64);
+        tokio::spawn(async move {
+            while let Some(next) = source.next().await {
+                let msg = match next {
+                    Err(missed) => pb::watch_response::Message::Lagged(pb::Lagged { missed }),
+                    Ok(events) => match batch(events) {
+                        Some(m) => m,
+                        None => continue,
+                    },
+                };
+                let response = pb::WatchResponse { message: Some(msg) };
+                if tx.send(Ok(response)).await.is_err() {
+                    break;
+                }
             }
-        }
+        });
         Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
 
 /// Events an entity watcher may have waiting before the bus drops for it.
 const WATCH_BACKLOG: usize = 10_000;
+
+/// Where a watch stream's events come from.
+enum WatchSource {
+    Entities(EntitySubscription),
+    All(Subscription),
+}
+
+impl WatchSource {
+    /// The next events on the wire (`Err(missed)` when some were lost);
+    /// `None` once the bus is gone.
+    async fn next(&mut self) -> Option<Result<Vec<pb::Event>, u64>> {
+        Some(match self {
+            WatchSource::Entities(sub) => match sub.recv().await {
+                EntityDelivery::Lagged { missed } => Err(missed),
+                EntityDelivery::Events(e) => Ok(e.iter().map(convert::event_to_pb).collect()),
+            },
+            WatchSource::All(sub) => match sub.recv().await {
+                Delivery::Closed => return None,
+                Delivery::Lagged { missed } => Err(missed),
+                Delivery::Events(f) => Ok(f.iter().map(convert::event_to_pb).collect()),
+            },
+        })
+    }
+}
