@@ -36,17 +36,35 @@ pub struct GrpcFigures {
     pub ingest_slowdown: f64,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// What `twin bench grpc` runs, as its options.
+#[derive(Clone, Copy, Debug, clap::Args)]
 pub struct GrpcBench {
+    /// Sensor entities.
+    #[arg(long, default_value_t = 100_000)]
     pub entities: usize,
+    /// Ingest batches of 1,000 per measured run.
+    #[arg(long, default_value_t = 2_000)]
     pub batches: usize,
+    /// Concurrent ingest streams.
+    #[arg(long, default_value_t = 4)]
     pub streams: usize,
+    /// Batches each stream keeps in flight.
+    #[arg(long, default_value_t = 8)]
     pub in_flight: usize,
+    /// GetEntity requests per second.
+    #[arg(long, default_value_t = 10_000.0)]
     pub rate: f64,
+    /// GetEntity requests in all.
+    #[arg(long, default_value_t = 20_000)]
     pub requests: usize,
+    /// Watchers connected during the second ingest run.
+    #[arg(long, default_value_t = 1_000)]
     pub watchers: usize,
+    /// Runtime worker threads.
+    #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Ingest runs per figure; the median is reported.
+    #[arg(long, default_value_t = 3)]
     pub runs: usize,
 }
 

@@ -54,33 +54,8 @@ enum What {
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
-        /// Sensor entities.
-        #[arg(long, default_value_t = 100_000)]
-        entities: usize,
-        /// Ingest batches of 1,000 per measured run.
-        #[arg(long, default_value_t = 2_000)]
-        batches: usize,
-        /// Concurrent ingest streams.
-        #[arg(long, default_value_t = 4)]
-        streams: usize,
-        /// Batches each stream keeps in flight.
-        #[arg(long, default_value_t = 8)]
-        in_flight: usize,
-        /// GetEntity requests per second.
-        #[arg(long, default_value_t = 10_000.0)]
-        rate: f64,
-        /// GetEntity requests in all.
-        #[arg(long, default_value_t = 20_000)]
-        requests: usize,
-        /// Watchers connected during the second ingest run.
-        #[arg(long, default_value_t = 1_000)]
-        watchers: usize,
-        /// Runtime worker threads.
-        #[arg(long, default_value_t = 2)]
-        workers: usize,
-        /// Ingest runs per figure; the median is reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
+        #[command(flatten)]
+        bench: twin::bench_grpc::GrpcBench,
     },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
@@ -102,33 +77,12 @@ pub fn is_batch(args: Option<&Args>) -> bool {
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::World(b) => world(b),
-        What::Grpc {
-            json,
-            entities,
-            batches,
-            streams,
-            in_flight,
-            rate,
-            requests,
-            watchers,
-            workers,
-            runs,
-        } => {
+        What::Grpc { json, bench } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            let f = rt.block_on(twin::bench_grpc::run(twin::bench_grpc::GrpcBench {
-                entities,
-                batches,
-                streams,
-                in_flight,
-                rate,
-                requests,
-                watchers,
-                workers,
-                runs,
-            }))?;
+            let f = rt.block_on(twin::bench_grpc::run(bench))?;
             let v = json!({
                 "entities": f.entities,
                 "ingest_obs_per_s": f.ingest_obs_per_s,

@@ -34,6 +34,10 @@ fn invalid(e: FieldError) -> Status {
     Status::invalid_argument(e.to_string())
 }
 
+fn not_in_twin(id: &str) -> Status {
+    Status::not_found(format!("{id} is not in the twin"))
+}
+
 fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal(e.to_string())
 }
@@ -117,10 +121,7 @@ impl Twin for TwinService {
         let id = convert::entity_id(&req.get_ref().id, "id").map_err(invalid)?;
         match self.record(id).await? {
             Some(r) => Ok(Response::new(convert::entity_to_pb(&r))),
-            None => Err(Status::not_found(format!(
-                "{} is not in the twin",
-                req.get_ref().id
-            ))),
+            None => Err(not_in_twin(&req.get_ref().id)),
         }
     }
 
@@ -163,10 +164,7 @@ impl Twin for TwinService {
     ) -> Result<Response<pb::GetRelationsResponse>, Status> {
         let id = convert::entity_id(&req.get_ref().id, "id").map_err(invalid)?;
         let Some(r) = self.record(id).await? else {
-            return Err(Status::not_found(format!(
-                "{} is not in the twin",
-                req.get_ref().id
-            )));
+            return Err(not_in_twin(&req.get_ref().id));
         };
         let incoming = match self.runtime.store() {
             Some(store) => store
