@@ -30,6 +30,10 @@ pub struct SensorModel {
     pub latency: Option<(f64, SimTime)>,
     pub duplicates: f64,
     pub resolution: f64,
+    /// `1 / resolution`: a multiplication per sample instead of a division.
+    inverse_resolution: f64,
+    /// The rare per-sample faults, drawn by skipping ahead.
+    faults: Faults,
 }
 
 impl SensorModel {
@@ -50,12 +54,108 @@ impl SensorModel {
             latency: spec.latency.map(|l| (l.mean.0.as_ms() as f64, l.max.0)),
             duplicates: spec.duplicates,
             resolution: spec.resolution,
+            inverse_resolution: if spec.resolution > 0.0 {
+                1.0 / spec.resolution
+            } else {
+                0.0
+            },
+            faults: Faults::new([
+                spec.dropout,
+                spec.stuck.map_or(0.0, |e| per_sample(e.per_day).min(1.0)),
+                spec.spikes.map_or(0.0, |s| s.probability),
+                spec.duplicates,
+            ]),
         }
     }
 
     /// A perfect sensor sampling every `period`.
     pub fn ideal(period: SimTime) -> SensorModel {
         SensorModel::from_spec("ideal", &SensorModelSpec::default(), period)
+    }
+}
+
+/// The faults that strike a sample at random, independently, each with its
+/// own small probability: a dropout, the start of a stuck episode, a spike,
+/// a duplicate delivery.
+///
+/// Drawing four uniforms per sample to find that nothing happened is most of
+/// a sensor's cost, so the sampler instead draws, once per faulty sample, how
+/// many clean samples come before the next one (a geometric gap with the
+/// probability that any fault strikes), and then which faults strike given
+/// that at least one does. The stream has the same distribution as four
+/// independent draws per sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Faults {
+    /// Each fault's probability per sample, in [`Fault`] order.
+    p: [f64; 4],
+    /// `p[i]` given that none of `0..i` struck and at least one of `i..`
+    /// does: `p[i] / P(any of i..)`.
+    first: [f64; 4],
+    /// `ln(1 - P(any))`, the geometric gap's parameter; 0 when no fault can
+    /// strike, negative infinity when one always does.
+    ln_clean: f64,
+}
+
+/// Bits of a [`Faults`] draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct Struck(u8);
+
+impl Struck {
+    const DROPOUT: u8 = 1;
+    const STUCK: u8 = 2;
+    const SPIKE: u8 = 4;
+    const DUPLICATE: u8 = 8;
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+impl Faults {
+    fn new(p: [f64; 4]) -> Faults {
+        let p = p.map(|x| x.clamp(0.0, 1.0));
+        let mut first = [0.0; 4];
+        let mut clean_from = 1.0;
+        for i in (0..4).rev() {
+            clean_from *= 1.0 - p[i];
+            let any_from = 1.0 - clean_from;
+            first[i] = if any_from > 0.0 { p[i] / any_from } else { 0.0 };
+        }
+        Faults {
+            p,
+            first,
+            ln_clean: clean_from.ln(),
+        }
+    }
+
+    /// Clean samples before the next faulty one.
+    fn gap(&self, rng: &mut Light) -> u32 {
+        if self.ln_clean == 0.0 {
+            return u32::MAX;
+        }
+        // 1 - u is in (0, 1]: its logarithm is finite.
+        let u = 1.0 - rng.random::<f64>();
+        let k = (u.ln() / self.ln_clean).floor();
+        if k >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            k as u32
+        }
+    }
+
+    /// Which faults strike a sample known to have at least one.
+    fn strike(&self, rng: &mut Light) -> Struck {
+        let mut struck = 0;
+        for i in 0..4 {
+            let p = if struck == 0 {
+                self.first[i]
+            } else {
+                self.p[i]
+            };
+            if p > 0.0 && rng.random::<f64>() < p {
+                struck |= 1 << i;
+            }
+        }
+        Struck(struck)
     }
 }
 
@@ -93,6 +193,8 @@ pub struct Channel {
     /// This sensor's own drift rate, unit per day.
     pub drift_rate: f32,
     pub seq: u32,
+    /// Clean samples left before the next faulty one (see [`Faults`]).
+    clean: u32,
     pub rng: Light,
 }
 
@@ -112,6 +214,7 @@ impl Channel {
         } else {
             0.0
         };
+        let clean = model.faults.gap(&mut rng);
         Channel {
             observed,
             measurand,
@@ -122,6 +225,7 @@ impl Channel {
             last: f64::NAN,
             drift_rate: drift_rate as f32,
             seq: 0,
+            clean,
             rng,
         }
     }
@@ -156,15 +260,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    #[inline]
     pub fn push(&mut self, deliver_at: SimTime, now: SimTime, obs: Observation) {
         self.emitted += 1;
         if deliver_at <= now {
             self.ready.push(obs);
         } else {
-            let tick = self.tick.as_ms().max(1);
-            let due = SimTime((deliver_at.as_ms() + tick - 1).div_euclid(tick) * tick);
-            self.delayed.entry(due).or_default().push(obs);
+            self.delay(deliver_at, obs);
         }
+    }
+
+    #[cold]
+    fn delay(&mut self, deliver_at: SimTime, obs: Observation) {
+        let tick = self.tick.as_ms().max(1);
+        let due = SimTime((deliver_at.as_ms() + tick - 1).div_euclid(tick) * tick);
+        self.delayed.entry(due).or_default().push(obs);
     }
 
     /// Sets the tick that delivery times are rounded up to.
@@ -193,8 +303,13 @@ impl Outbox {
     }
 }
 
+/// Milliseconds to days, as a factor: a multiplication per sample, not two
+/// divisions.
+const DAYS_PER_MS: f64 = 1.0 / 86_400_000.0;
+
 /// Samples `channel` if it is due at `now`, reading `truth`; pushes what the
 /// sensor delivers (nothing, one observation, or two for a duplicate).
+#[inline]
 pub fn sample(
     channel: &mut Channel,
     truth: &Truth,
@@ -216,35 +331,43 @@ pub fn sample(
         return;
     }
     let rng = &mut channel.rng;
-    if model.dropout > 0.0 && rng.random::<f64>() < model.dropout {
+    let struck = if channel.clean > 0 {
+        channel.clean -= 1;
+        Struck::default()
+    } else {
+        channel.clean = model.faults.gap(rng);
+        model.faults.strike(rng)
+    };
+    if struck.has(Struck::DROPOUT) {
         return;
     }
     let value = match channel.reading {
         Reading::Number(slot) => {
             let x = if channel.stuck_until > now {
                 channel.last
-            } else if let Some((p, length)) = model.stuck
+            } else if struck.has(Struck::STUCK)
+                && let Some((_, length)) = model.stuck
                 && !channel.last.is_nan()
-                && rng.random::<f64>() < p
             {
                 channel.stuck_until = now + length;
                 channel.last
             } else {
                 let truth = truth.0[slot as usize];
-                let mut x = truth + f64::from(channel.drift_rate) * now.as_secs_f64() / 86_400.0;
+                let days = now.as_ms() as f64 * DAYS_PER_MS;
+                let mut x = truth + f64::from(channel.drift_rate) * days;
                 if model.noise > 0.0 {
                     x += model.noise * rng.sample::<f64, _>(StandardNormal);
                 }
                 if model.relative_noise > 0.0 {
                     x += truth.abs() * model.relative_noise * rng.sample::<f64, _>(StandardNormal);
                 }
-                if let Some((p, size)) = model.spikes
-                    && rng.random::<f64>() < p
+                if struck.has(Struck::SPIKE)
+                    && let Some((_, size)) = model.spikes
                 {
                     x += if rng.random::<bool>() { size } else { -size };
                 }
                 if model.resolution > 0.0 {
-                    x = round(x / model.resolution) * model.resolution;
+                    x = round(x * model.inverse_resolution) * model.resolution;
                 }
                 let (lo, hi) = channel.measurand.valid_range();
                 x.clamp(lo, hi)
@@ -277,7 +400,6 @@ pub fn sample(
         }
         None => now,
     };
-    let duplicate = model.duplicates > 0.0 && rng.random::<f64>() < model.duplicates;
     let obs = Observation {
         entity: channel.observed,
         time: now,
@@ -287,7 +409,7 @@ pub fn sample(
         source: Source::World,
         seq: u64::from(channel.seq),
     };
-    if duplicate {
+    if struck.has(Struck::DUPLICATE) {
         outbox.push(deliver_at, now, obs.clone());
     }
     outbox.push(deliver_at, now, obs);
@@ -354,6 +476,42 @@ mod tests {
             Value::Number(x) => x,
             _ => panic!("not a number"),
         }
+    }
+
+    /// Skipping ahead gives each fault its own frequency, and pairs of faults
+    /// the product of theirs, as independent draws per sample would.
+    #[test]
+    fn skipped_fault_draws_keep_their_probabilities() {
+        let p = [0.1, 0.02, 0.005, 0.3];
+        let faults = Faults::new(p);
+        let mut rng = twin_core::rng::light(3, None, "faults");
+        let samples = 1_000_000;
+        let (mut each, mut first_and_last) = ([0u32; 4], 0u32);
+        let mut clean = faults.gap(&mut rng);
+        for _ in 0..samples {
+            let struck = if clean > 0 {
+                clean -= 1;
+                Struck::default()
+            } else {
+                clean = faults.gap(&mut rng);
+                faults.strike(&mut rng)
+            };
+            for (i, n) in each.iter_mut().enumerate() {
+                *n += u32::from(struck.has(1 << i));
+            }
+            first_and_last +=
+                u32::from(struck.has(Struck::DROPOUT) && struck.has(Struck::DUPLICATE));
+        }
+        for i in 0..4 {
+            let f = f64::from(each[i]) / f64::from(samples);
+            // Within five standard errors.
+            let se = (p[i] * (1.0 - p[i]) / f64::from(samples)).sqrt();
+            assert!((f - p[i]).abs() < 5.0 * se, "fault {i}: {f} vs {}", p[i]);
+        }
+        let both = f64::from(first_and_last) / f64::from(samples);
+        assert!((both - 0.03).abs() < 0.002, "dropout and duplicate: {both}");
+        // Nothing can strike: the gap is endless and no draw is spent.
+        assert_eq!(Faults::new([0.0; 4]).gap(&mut rng), u32::MAX);
     }
 
     #[test]

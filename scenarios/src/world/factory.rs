@@ -100,6 +100,12 @@ pub struct Machine {
     profile: Profile,
     /// Sudden failures per operating hour.
     hazard: f64,
+    /// Operating hours left before the next sudden failure: drawn ahead
+    /// from the exponential law of a Poisson process, rather than a uniform
+    /// per machine per tick.
+    until_sudden_h: f64,
+    /// `1 / life_h`, for the fraction of life used at every tick.
+    per_life_h: f64,
     announced: Option<Mode>,
     rng: Light,
 }
@@ -117,8 +123,18 @@ impl Machine {
     fn renew(&mut self, hours_per_cycle: f64) {
         let lifetimes = profiles::lifetimes();
         self.life_h = lifetimes[self.rng.random_range(0..lifetimes.len())] * hours_per_cycle;
+        self.per_life_h = 1.0 / self.life_h;
         self.age_h = 0.0;
         self.health = 1.0;
+    }
+
+    /// Draws the operating hours to the next sudden failure.
+    fn next_sudden(&mut self) {
+        self.until_sudden_h = if self.hazard > 0.0 {
+            self.rng.sample::<f64, _>(rand_distr::Exp1) / self.hazard
+        } else {
+            f64::INFINITY
+        };
     }
 }
 
@@ -209,13 +225,16 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 y,
                 profile: profile(&group.subtype),
                 hazard: failures / 8760.0,
+                until_sudden_h: f64::INFINITY,
+                per_life_h: 0.0,
                 announced: None,
                 rng: b.rng(Some(id), "life"),
             };
             machine.renew(spec.hours_per_cycle);
+            machine.next_sudden();
             machine.age_h =
                 machine.life_h * group.initial_life_used.sample(&mut rng).clamp(0.0, 1.0);
-            machine.health = 1.0 - profiles::degradation(machine.age_h / machine.life_h);
+            machine.health = 1.0 - profiles::degradation(machine.age_h * machine.per_life_h);
             b.spawn_twin(id, (machine, Truth::default(), Channels::from(channels)));
         }
     }
@@ -294,8 +313,12 @@ fn operate(
         let m = &mut *m;
         if m.mode == Mode::Running {
             m.age_h += dt * (0.3 + 0.7 * load);
-            m.health = 1.0 - profiles::degradation(m.age_h / m.life_h);
-            let sudden = m.hazard > 0.0 && m.rng.random::<f64>() < m.hazard * dt;
+            m.health = 1.0 - profiles::degradation(m.age_h * m.per_life_h);
+            m.until_sudden_h -= dt;
+            let sudden = m.until_sudden_h <= 0.0;
+            if sudden {
+                m.next_sudden();
+            }
             if m.health <= FAILED || sudden {
                 m.mode = Mode::Down;
             }
