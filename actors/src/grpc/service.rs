@@ -753,10 +753,13 @@ impl TwinService {
                 WATCH_BACKLOG,
             )),
             // Everything (of some types): the broadcast ring.
-            None => WatchSource::All(self.runtime.bus().subscribe(Filter {
-                types,
-                ..Filter::default()
-            })),
+            None => WatchSource::All(
+                self.runtime.bus().subscribe(Filter {
+                    types,
+                    ..Filter::default()
+                }),
+                None,
+            ),
         };
         let (tx, rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(64);
         tokio::spawn(async move {
@@ -772,11 +775,21 @@ impl TwinService {
                 if tx.send(Ok(response)).await.is_err() {
                     break;
                 }
+                // What arrives meanwhile waits in the bus's queue for this
+                // watcher and goes out as one message.
+                tokio::time::sleep(WATCH_FLUSH).await;
             }
         });
         Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
+
+/// The least time between two messages of a watch stream. Every message is
+/// a write on the watcher's connection: a thousand watchers of busy
+/// sensors sending each event alone would take a core from ingest. A screen
+/// gains nothing from more than twenty updates a second, and an idle stream
+/// still sends its first event at once.
+const WATCH_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Events an entity watcher may have waiting before the bus drops for it.
 const WATCH_BACKLOG: usize = 10_000;
@@ -784,23 +797,42 @@ const WATCH_BACKLOG: usize = 10_000;
 /// Where a watch stream's events come from.
 enum WatchSource {
     Entities(EntitySubscription),
-    All(Subscription),
+    /// The broadcast ring, and a loss found while draining it, to report.
+    All(Subscription, Option<u64>),
 }
 
 impl WatchSource {
-    /// The next events on the wire (`Err(missed)` when some were lost);
-    /// `None` once the bus is gone.
+    /// All the events waiting, or the next ones to come (`Err(missed)` when
+    /// some were lost); `None` once the bus is gone.
     async fn next(&mut self) -> Option<Result<Vec<pb::Event>, u64>> {
         Some(match self {
             WatchSource::Entities(sub) => match sub.recv().await {
                 EntityDelivery::Lagged { missed } => Err(missed),
                 EntityDelivery::Events(e) => Ok(e.iter().map(convert::event_to_pb).collect()),
             },
-            WatchSource::All(sub) => match sub.recv().await {
-                Delivery::Closed => return None,
-                Delivery::Lagged { missed } => Err(missed),
-                Delivery::Events(f) => Ok(f.iter().map(convert::event_to_pb).collect()),
-            },
+            WatchSource::All(sub, lost) => {
+                if let Some(missed) = lost.take() {
+                    return Some(Err(missed));
+                }
+                let mut events: Vec<pb::Event> = match sub.recv().await {
+                    Delivery::Closed => return None,
+                    Delivery::Lagged { missed } => return Some(Err(missed)),
+                    Delivery::Events(f) => f.iter().map(convert::event_to_pb).collect(),
+                };
+                // Frames queued behind the first go out with it; a loss
+                // among them is reported by the next call.
+                while let Some(d) = sub.try_recv() {
+                    match d {
+                        Delivery::Events(f) => events.extend(f.iter().map(convert::event_to_pb)),
+                        Delivery::Lagged { missed } => {
+                            *lost = Some(missed);
+                            break;
+                        }
+                        Delivery::Closed => break,
+                    }
+                }
+                Ok(events)
+            }
         })
     }
 }
