@@ -27,7 +27,9 @@ pub mod bench;
 pub mod bench_grpc;
 pub mod control;
 pub mod drive;
+pub mod progress;
 pub mod replay;
+pub mod run;
 
 pub use twin_core::{Event, EventType, SimTime};
 pub use twin_scenarios::{GroundTruth, Scenario, SimWorld};

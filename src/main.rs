@@ -58,9 +58,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the twin on a scenario's simulated world.
-    Run(cmd::run::Args),
+    Run(twin::run::Args),
     /// Run a scenario and record every input, with state hashes, for replay.
-    Record(cmd::run::RecordArgs),
+    Record(twin::run::RecordArgs),
     /// Re-drive a fresh runtime from a recording and check every hash.
     Replay(cmd::replay::Args),
     /// Show an entity's state and history from a store.
@@ -81,8 +81,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tune_allocator(&cli.command);
     let result = match cli.command {
-        Command::Run(a) => cmd::run::main(a),
-        Command::Record(a) => cmd::run::record(a),
+        Command::Run(a) => twin::run::main(a),
+        Command::Record(a) => twin::run::record(a),
         Command::Replay(a) => cmd::replay::main(a),
         Command::Inspect(a) => cmd::inspect::main(a),
         Command::Bench(a) => cmd::bench::main(a),

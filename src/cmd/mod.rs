@@ -2,10 +2,7 @@
 
 pub mod bench;
 pub mod inspect;
-pub mod progress;
 pub mod replay;
-pub mod run;
-pub mod serve;
 
 /// Errors of the command line: a message for the user.
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;

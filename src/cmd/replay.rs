@@ -9,8 +9,9 @@ use twin::replay::replay;
 use twin_actors::Runtime;
 use twin_core::ClockMode;
 
-use super::run::default_workers;
-use super::{Result, progress};
+use super::Result;
+use twin::progress;
+use twin::run::default_workers;
 
 #[derive(ClapArgs)]
 pub struct Args {

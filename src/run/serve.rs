@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::control::RunControl;
 use clap::Args as ClapArgs;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
-use twin::control::RunControl;
 use twin_actors::Runtime;
 use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
 
@@ -66,6 +66,8 @@ impl ServeArgs {
 
 /// A running server, stopped on demand.
 pub struct ServerHandle {
+    /// Where it listens (`None` when not serving).
+    pub addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -95,6 +97,7 @@ pub async fn serve(
 ) -> Result<ServerHandle> {
     if args.no_serve {
         return Ok(ServerHandle {
+            addr: None,
             stop: None,
             task: None,
         });
@@ -149,6 +152,7 @@ pub async fn serve(
         }
     });
     Ok(ServerHandle {
+        addr: Some(addr),
         stop: Some(stop),
         task: Some(task),
     })

@@ -1,4 +1,7 @@
-//! `twin run` and `twin record`: the twin on a scenario's world.
+//! `twin run` and `twin record`: the twin on a scenario's world, served
+//! over gRPC. The command line calls [`main`]; a program (a test, the
+//! viewer's tests) starts the same run with [`run`] and stops it with its
+//! [`Stop`].
 //!
 //! The loop: pace simulated time with the clock, let the driver advance the
 //! world and feed the runtime, and every simulated hour compact the store's
@@ -12,20 +15,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args as ClapArgs;
+use crate::bench::lockstep_config;
+use crate::control::RunControl;
+use crate::drive::{Driver, Recorder, TICK_EVERY, Tally};
+use crate::progress;
+use clap::{Args as ClapArgs, Parser};
 use tracing::{info, warn};
-use twin::bench::lockstep_config;
-use twin::control::RunControl;
-use twin::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
 use twin_core::store::{Retention, Store};
 use twin_core::{Clock, ClockMode, EventBody, EventType, SimTime};
 use twin_scenarios::{Scenario, SimWorld};
 
-use super::serve::{ServeArgs, serve};
-use super::{Result, progress};
+mod serve;
+pub use serve::ServeArgs;
+use serve::serve;
 
-#[derive(ClapArgs, Clone)]
+/// Errors of a run: a message for the user.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// The options of `twin run`; a program parses them from words with
+/// [`Parser::try_parse_from`] (the first word is the program's name).
+#[derive(Parser, Clone)]
+#[command(name = "twin run")]
 pub struct Args {
     /// Scenario file, or the name of a built-in one (city, factory,
     /// farm-cocoa, garden).
@@ -121,7 +132,7 @@ impl From<RecordArgs> for Args {
     }
 }
 
-pub(crate) fn default_workers() -> usize {
+pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
@@ -131,7 +142,38 @@ pub fn main(args: Args) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(run(args))
+    rt.block_on(async {
+        let stop = Stop::default();
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_signal.stop();
+            }
+        });
+        run(args, stop, |_| {}).await
+    })
+}
+
+/// Asks a run to stop: it finishes the step it is in, checkpoints, flushes
+/// and returns. Clones stop the same run.
+#[derive(Clone)]
+pub struct Stop(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Stop {
+    fn default() -> Stop {
+        Stop(Arc::new(tokio::sync::watch::Sender::new(false)))
+    }
+}
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn requested(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
 }
 
 pub fn record(args: RecordArgs) -> Result<()> {
@@ -153,7 +195,13 @@ fn scenario(args: &Args) -> Result<Scenario> {
     Ok(s)
 }
 
-async fn run(args: Args) -> Result<()> {
+/// Runs the scenario of `args` until its end or until `stop`; `ready` is
+/// called once the world is built, with the gRPC address if it serves.
+pub async fn run(
+    args: Args,
+    stop: Stop,
+    ready: impl FnOnce(Option<std::net::SocketAddr>),
+) -> Result<()> {
     let scenario = scenario(&args)?;
     let mode = args.clock.unwrap_or(scenario.spec.clock.0);
     let retention = Retention {
@@ -203,17 +251,18 @@ async fn run(args: Args) -> Result<()> {
     store.put_meta("seed", &scenario.spec.seed)?;
     store.put_meta("scenario", &scenario.spec.name)?;
 
-    // Ctrl-C sets the flag (checked between steps) and wakes any wait.
-    let stop = Arc::new(AtomicBool::new(false));
+    // A stop request sets the flag (checked between steps) and wakes any wait.
     let control = Arc::new(RunControl::new(&scenario.spec.name, mode, start));
-    let (flag, waker) = (stop.clone(), control.clone());
+    let (flag, waker) = (Arc::new(AtomicBool::new(false)), control.clone());
+    let stopping = flag.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-            waker.wake.notify_one();
-        }
+        stop.requested().await;
+        stopping.store(true, Ordering::SeqCst);
+        waker.wake.notify_one();
     });
+    let stop = flag;
     let server = serve(&args.serve, runtime.clone(), control.clone()).await?;
+    ready(server.addr);
 
     let duration = if args.forever {
         None

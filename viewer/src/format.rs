@@ -1,0 +1,71 @@
+//! How times and values read on screen.
+
+use twin_proto::v1 as pb;
+
+/// Simulated time as `Nd HH:MM:SS`, the way the runtime prints it.
+pub fn sim_time(ms: i64) -> String {
+    let s = ms.div_euclid(1000);
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    format!("{d}d {h:02}:{m:02}:{sec:02}")
+}
+
+/// A value with its unit where it has one.
+pub fn value(v: Option<&pb::Value>) -> String {
+    use pb::value::Kind as V;
+    match v.and_then(|v| v.kind.as_ref()) {
+        None => "—".into(),
+        Some(V::Number(x)) => number(*x),
+        Some(V::Flag(f)) => if *f { "on" } else { "off" }.into(),
+        Some(V::Point(p)) => format!("{:.5}, {:.5}", p.lat, p.lon),
+        Some(V::Text(t)) => t.clone(),
+        Some(V::Interval(e)) => format!(
+            "{} [{} – {}]",
+            number(e.value),
+            number(e.low),
+            number(e.high)
+        ),
+    }
+}
+
+/// A number with as many decimals as its size deserves.
+pub fn number(x: f64) -> String {
+    let a = x.abs();
+    if a >= 1000.0 || x == x.trunc() {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// A JSON value of `state_json` on one line.
+pub fn json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
+        serde_json::Value::String(s) => s.clone(),
+        other => {
+            let s = other.to_string();
+            if s.len() > 80 {
+                format!("{}…", &s[..s.floor_char_boundary(80)])
+            } else {
+                s
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_numbers_read_well() {
+        assert_eq!(sim_time(7_200_000), "0d 02:00:00");
+        assert_eq!(sim_time(90_061_000), "1d 01:01:01");
+        assert_eq!(number(1.23456), "1.235");
+        assert_eq!(number(42.0), "42");
+        assert_eq!(number(123.456), "123.5");
+    }
+}

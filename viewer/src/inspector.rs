@@ -1,0 +1,523 @@
+//! The inspector: everything about the selected entity. Its detail comes
+//! from `GetEntity`, `GetRelations` and `ListEvents`; each numeric
+//! measurand is plotted from `GetHistory` at a resolution that fits the
+//! plotted window (raw up to 6 h, 5-minute buckets up to 3 days, hourly
+//! beyond), with the live tail from the watch stream appended.
+
+use std::collections::BTreeMap;
+
+use egui::{Color32, RichText};
+use egui_plot::{FilledArea, HoverPosition, Legend, Line, Plot, PlotPoints};
+use twin_proto::v1 as pb;
+
+use crate::format;
+use crate::net::{Detail, History, Request};
+
+const HOUR_MS: f64 = 3_600_000.0;
+
+/// One measurand's points, in hours of simulated time.
+#[derive(Default)]
+struct Series {
+    history: Vec<[f64; 2]>,
+    /// Bucket min/max where the history is bucketed.
+    spread: Vec<(f64, f64, f64)>,
+    /// Points from the watch stream, after the history.
+    live: Vec<[f64; 2]>,
+    /// Interval estimates (RUL): (t, low, high).
+    band: Vec<(f64, f64, f64)>,
+    /// The window fetched, ms, and whether a fetch is on its way.
+    fetched: Option<(i64, i64)>,
+    pending: bool,
+}
+
+pub struct Inspector {
+    pub detail: Option<Detail>,
+    series: BTreeMap<String, Series>,
+    /// Live events of the entity since it was selected, newest first.
+    live_events: Vec<pb::Event>,
+    /// Plotted window length, hours.
+    pub span_h: f64,
+    /// Whether the window follows simulated time.
+    pub follow: bool,
+    /// The window when not following, hours.
+    view: (f64, f64),
+}
+
+impl Default for Inspector {
+    fn default() -> Inspector {
+        Inspector {
+            detail: None,
+            series: BTreeMap::new(),
+            live_events: Vec::new(),
+            span_h: 6.0,
+            follow: true,
+            view: (0.0, 6.0),
+        }
+    }
+}
+
+/// What the user did in the inspector.
+pub enum Action {
+    Select(String),
+    Close,
+}
+
+impl Inspector {
+    pub fn id(&self) -> Option<&str> {
+        self.detail.as_ref().map(|d| d.entity.id.as_str())
+    }
+
+    /// A new detail: for the same entity it refreshes, for another it starts over.
+    pub fn set_detail(&mut self, d: Detail) {
+        if self.id() != Some(d.entity.id.as_str()) {
+            self.series.clear();
+            self.live_events.clear();
+            self.follow = true;
+        }
+        for r in &d.entity.readings {
+            if is_plottable(r.value.as_ref()) {
+                self.series.entry(r.measurand.clone()).or_default();
+            }
+        }
+        if let Some(rul) = rul_of(&d.entity) {
+            self.series.entry("rul".into()).or_default().band.push(rul);
+        }
+        self.detail = Some(d);
+    }
+
+    pub fn clear(&mut self) {
+        *self = Inspector {
+            span_h: self.span_h,
+            ..Inspector::default()
+        };
+    }
+
+    pub fn set_history(&mut self, h: History) {
+        if self.id() != Some(h.id.as_str()) {
+            return;
+        }
+        let s = self.series.entry(h.measurand).or_default();
+        s.pending = false;
+        s.fetched = Some((h.from_ms, h.to_ms));
+        s.history = h
+            .points
+            .iter()
+            .map(|&(t, v)| [t as f64 / HOUR_MS, v])
+            .collect();
+        s.spread = h
+            .spread
+            .iter()
+            .map(|&(t, lo, hi)| (t as f64 / HOUR_MS, lo, hi))
+            .collect();
+        // The live tail keeps only what the history does not hold yet.
+        let end = h.to_ms as f64 / HOUR_MS;
+        s.live.retain(|p| p[0] >= end);
+    }
+
+    /// Events of the selected entity from the watch stream.
+    pub fn live(&mut self, events: &[pb::Event]) {
+        let Some(id) = self.id().map(str::to_string) else {
+            return;
+        };
+        for e in events.iter().filter(|e| e.entity == id) {
+            let t = e.time_ms as f64 / HOUR_MS;
+            if e.r#type() == pb::EventType::StateChanged {
+                use pb::value::Kind as V;
+                let s = self.series.entry(e.measurand.clone());
+                match e.value.as_ref().and_then(|v| v.kind.as_ref()) {
+                    Some(V::Number(x)) => s.or_default().live.push([t, *x]),
+                    Some(V::Interval(i)) => {
+                        let s = s.or_default();
+                        s.live.push([t, i.value]);
+                        s.band.push((t, i.low, i.high));
+                    }
+                    _ => {}
+                }
+            }
+            self.live_events.insert(0, e.clone());
+        }
+        self.live_events.truncate(200);
+    }
+
+    /// Asks for the history each plotted window needs.
+    fn fetch(&mut self, now_ms: i64, send: &mut dyn FnMut(Request)) {
+        let Some(id) = self.id().map(str::to_string) else {
+            return;
+        };
+        let (from_h, to_h) = self.window(now_ms);
+        let (from, to) = ((from_h * HOUR_MS) as i64, (to_h * HOUR_MS) as i64);
+        let span = (to - from).max(1);
+        for (m, s) in &mut self.series {
+            if s.pending {
+                continue;
+            }
+            // Fetch again when the window moved or changed size by a quarter.
+            let stale = s.fetched.is_none_or(|(f, t)| {
+                (f - from).abs() > span / 4 || ((t - f) - span).abs() > span / 4
+            });
+            if stale {
+                s.pending = true;
+                send(Request::History {
+                    id: id.clone(),
+                    measurand: m.clone(),
+                    from_ms: from,
+                    to_ms: to,
+                });
+            }
+        }
+    }
+
+    fn window(&self, now_ms: i64) -> (f64, f64) {
+        if self.follow {
+            let now = now_ms as f64 / HOUR_MS;
+            (now - self.span_h, now)
+        } else {
+            self.view
+        }
+    }
+
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        now_ms: i64,
+        send: &mut dyn FnMut(Request),
+    ) -> Option<Action> {
+        let mut action = None;
+        // Taken out while drawn, so that the plots may borrow the rest.
+        let Some(d) = self.detail.take() else {
+            ui.weak("Loading…");
+            return None;
+        };
+        let e = &d.entity;
+        ui.horizontal(|ui| {
+            ui.heading(&e.id);
+            if ui
+                .small_button("✕")
+                .on_hover_text("Close the inspector")
+                .clicked()
+            {
+                action = Some(Action::Close);
+            }
+        });
+        ui.label(format!(
+            "{} · {} · updated {}",
+            kind_name(e.kind()),
+            e.subtype,
+            format::sim_time(e.updated_ms)
+        ));
+        if !e.tags.is_empty() {
+            ui.weak(e.tags.join(", "));
+        }
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::CollapsingHeader::new("State")
+                .default_open(true)
+                .show(ui, |ui| state(ui, e));
+            if !e.controls.is_empty() {
+                egui::CollapsingHeader::new("Desired vs reported")
+                    .default_open(true)
+                    .show(ui, |ui| controls(ui, &e.controls));
+            }
+            egui::CollapsingHeader::new("Relations")
+                .default_open(true)
+                .show(ui, |ui| {
+                    if let Some(id) = relations(ui, &d.relations) {
+                        action = Some(Action::Select(id));
+                    }
+                });
+            egui::CollapsingHeader::new("Time series")
+                .default_open(true)
+                .show(ui, |ui| {
+                    self.plots(ui, now_ms);
+                });
+            egui::CollapsingHeader::new("Events")
+                .default_open(false)
+                .show(ui, |ui| {
+                    for ev in self.live_events.iter().chain(&d.events).take(100) {
+                        ui.label(format!(
+                            "{}  {}",
+                            format::sim_time(ev.time_ms),
+                            describe(ev)
+                        ));
+                    }
+                });
+        });
+        self.detail = Some(d);
+        self.fetch(now_ms, send);
+        action
+    }
+
+    fn plots(&mut self, ui: &mut egui::Ui, now_ms: i64) {
+        ui.horizontal(|ui| {
+            for (label, h) in [
+                ("1 h", 1.0),
+                ("6 h", 6.0),
+                ("24 h", 24.0),
+                ("7 d", 168.0),
+                ("30 d", 720.0),
+            ] {
+                if ui
+                    .selectable_label(self.follow && self.span_h == h, label)
+                    .clicked()
+                {
+                    self.span_h = h;
+                    self.follow = true;
+                }
+            }
+            if !self.follow && ui.button("Follow live").clicked() {
+                self.follow = true;
+            }
+        });
+        let (from, to) = self.window(now_ms);
+        let link = ui.scope_id().with("inspector-plots");
+        let mut moved = None;
+        for (m, s) in &self.series {
+            if s.history.is_empty() && s.live.is_empty() && s.band.is_empty() {
+                continue;
+            }
+            ui.label(RichText::new(m).strong());
+            let follow = self.follow;
+            let r = Plot::new(("series", m))
+                .height(110.0)
+                .link_axis(link, [true, false])
+                .x_axis_formatter(|mark, _| format::sim_time((mark.value * HOUR_MS) as i64))
+                .label_formatter(|hover| {
+                    let (HoverPosition::NearDataPoint { position: p, .. }
+                    | HoverPosition::Elsewhere { position: p }) = hover;
+                    Some(format!(
+                        "{}\n{}",
+                        format::sim_time((p.x * HOUR_MS) as i64),
+                        format::number(p.y)
+                    ))
+                })
+                .legend(Legend::default())
+                .show(ui, |pu| {
+                    if follow {
+                        pu.set_plot_bounds_x(from..=to);
+                        pu.set_auto_bounds([false, true]);
+                    }
+                    if !s.band.is_empty() {
+                        let xs: Vec<f64> = s.band.iter().map(|b| b.0).collect();
+                        let lo: Vec<f64> = s.band.iter().map(|b| b.1).collect();
+                        let hi: Vec<f64> = s.band.iter().map(|b| b.2).collect();
+                        pu.add(
+                            FilledArea::new("interval", &xs, &lo, &hi)
+                                .fill_color(Color32::from_rgba_unmultiplied(100, 150, 250, 60)),
+                        );
+                    }
+                    if !s.spread.is_empty() && s.spread.len() == s.history.len() {
+                        let xs: Vec<f64> = s.spread.iter().map(|b| b.0).collect();
+                        let lo: Vec<f64> = s.spread.iter().map(|b| b.1).collect();
+                        let hi: Vec<f64> = s.spread.iter().map(|b| b.2).collect();
+                        pu.add(
+                            FilledArea::new("min–max", &xs, &lo, &hi)
+                                .fill_color(Color32::from_rgba_unmultiplied(150, 150, 150, 50)),
+                        );
+                    }
+                    let mut pts = s.history.clone();
+                    let end = pts.last().map_or(f64::NEG_INFINITY, |l| l[0]);
+                    pts.extend(s.live.iter().filter(|p| p[0] > end));
+                    pu.line(Line::new(m.as_str(), PlotPoints::from(pts)));
+                    let dragged = pu.response().dragged()
+                        || (pu.response().hovered()
+                            && pu
+                                .ctx()
+                                .input(|i| i.smooth_scroll_delta != egui::Vec2::ZERO));
+                    let b = pu.plot_bounds();
+                    (dragged, (b.min()[0], b.max()[0]))
+                });
+            let (dragged, bounds) = r.inner;
+            if dragged {
+                moved = Some(bounds);
+            }
+        }
+        if let Some(b) = moved {
+            // The user took the window: it stops following.
+            self.follow = false;
+            self.view = b;
+        }
+        if self
+            .series
+            .values()
+            .all(|s| s.history.is_empty() && s.live.is_empty())
+        {
+            ui.weak("No numeric history in this window.");
+        }
+    }
+}
+
+fn is_plottable(v: Option<&pb::Value>) -> bool {
+    use pb::value::Kind as V;
+    matches!(
+        v.and_then(|v| v.kind.as_ref()),
+        Some(V::Number(_) | V::Interval(_))
+    )
+}
+
+/// A machine's RUL estimate from its state: (t h, low, high).
+fn rul_of(e: &pb::Entity) -> Option<(f64, f64, f64)> {
+    let v: serde_json::Value = serde_json::from_str(&e.state_json).ok()?;
+    let r = v.get("machine")?.get("rul")?;
+    let at = r.get("at")?.as_f64()?;
+    Some((
+        at / HOUR_MS,
+        r.get("low")?.as_f64()?,
+        r.get("high")?.as_f64()?,
+    ))
+}
+
+pub fn kind_name(k: pb::Kind) -> &'static str {
+    match k {
+        pb::Kind::Parcel => "parcel",
+        pb::Kind::Machine => "machine",
+        pb::Kind::Sensor => "sensor",
+        pb::Kind::Vehicle => "vehicle",
+        pb::Kind::Zone => "zone",
+        pb::Kind::Unspecified => "entity",
+    }
+}
+
+/// Every state field: the kind's own, then each reading.
+fn state(ui: &mut egui::Ui, e: &pb::Entity) {
+    let v: serde_json::Value = serde_json::from_str(&e.state_json).unwrap_or_default();
+    egui::Grid::new("state-fields")
+        .striped(true)
+        .num_columns(2)
+        .show(ui, |ui| {
+            if let Some(body) = v
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(|b| b.as_object())
+            {
+                for (k, x) in body {
+                    if k == "polygon" || k == "shape" {
+                        continue;
+                    }
+                    ui.label(k);
+                    ui.label(format::json(x));
+                    ui.end_row();
+                }
+            }
+        });
+    ui.add_space(4.0);
+    egui::Grid::new("readings")
+        .striped(true)
+        .num_columns(4)
+        .show(ui, |ui| {
+            for h in ["reading", "value", "quality", "at"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for r in &e.readings {
+                let level = match r.level.as_str() {
+                    "critical" => Color32::from_rgb(220, 40, 40),
+                    "warning" => Color32::from_rgb(230, 160, 0),
+                    _ => ui.visuals().text_color(),
+                };
+                ui.label(&r.measurand);
+                ui.label(RichText::new(format::value(r.value.as_ref())).color(level));
+                ui.label(quality_name(r.quality()));
+                ui.label(format::sim_time(r.time_ms));
+                ui.end_row();
+            }
+        });
+}
+
+fn quality_name(q: pb::Quality) -> &'static str {
+    match q {
+        pb::Quality::Ok => "ok",
+        pb::Quality::Uncertain => "uncertain",
+        pb::Quality::Bad => "bad",
+        pb::Quality::Stale => "stale",
+        pb::Quality::Stuck => "stuck",
+        pb::Quality::OutOfRange => "out of range",
+    }
+}
+
+/// Desired against reported; a property out of sync is highlighted with
+/// its difference.
+fn controls(ui: &mut egui::Ui, controls: &[pb::Control]) {
+    egui::Grid::new("controls")
+        .striped(true)
+        .num_columns(4)
+        .show(ui, |ui| {
+            for h in ["property", "desired", "reported", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for c in controls {
+                ui.label(&c.measurand);
+                ui.label(format::value(c.desired.as_ref()));
+                let reported = format::value(c.reported.as_ref());
+                if c.in_sync {
+                    ui.label(reported);
+                    ui.label(RichText::new("in sync").color(Color32::from_rgb(40, 160, 80)));
+                } else {
+                    ui.label(
+                        RichText::new(reported)
+                            .color(Color32::WHITE)
+                            .background_color(Color32::from_rgb(190, 50, 40)),
+                    );
+                    ui.label(RichText::new(difference(c)).color(Color32::from_rgb(220, 60, 40)));
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn difference(c: &pb::Control) -> String {
+    use pb::value::Kind as V;
+    let num = |v: &Option<pb::Value>| match v.as_ref().and_then(|v| v.kind.as_ref()) {
+        Some(V::Number(x)) => Some(*x),
+        _ => None,
+    };
+    match (num(&c.desired), num(&c.reported)) {
+        (Some(d), Some(r)) => format!("Δ {}", format::number(r - d)),
+        _ => "differs".into(),
+    }
+}
+
+/// Relations as links; returns the one clicked.
+fn relations(ui: &mut egui::Ui, r: &pb::GetRelationsResponse) -> Option<String> {
+    let mut chosen = None;
+    if r.outgoing.is_empty() && r.incoming.is_empty() {
+        ui.weak("No relations.");
+    }
+    for (rel, arrow) in r
+        .outgoing
+        .iter()
+        .map(|x| (x, "→"))
+        .chain(r.incoming.iter().map(|x| (x, "←")))
+    {
+        ui.horizontal(|ui| {
+            ui.label(format!("{arrow} {}", rel.r#type));
+            if ui.link(&rel.target).clicked() {
+                chosen = Some(rel.target.clone());
+            }
+        });
+    }
+    chosen
+}
+
+/// One event in words.
+pub fn describe(e: &pb::Event) -> String {
+    use pb::EventType as T;
+    match e.r#type() {
+        T::Created => "created".into(),
+        T::StateChanged => format!("{} = {}", e.measurand, format::value(e.value.as_ref())),
+        T::DesiredChanged => format!(
+            "desired {} = {}",
+            e.measurand,
+            format::value(e.value.as_ref())
+        ),
+        T::ThresholdCrossed => format!(
+            "{} crossed {} {}",
+            e.measurand,
+            format::number(e.limit),
+            if e.rising { "upwards" } else { "downwards" }
+        ),
+        T::StatusChanged => format!("status {} → {}", e.from_status, e.to_status),
+        T::AlertRaised => format!("alert: {}", e.message),
+        T::AlertCleared => format!("alert on {} cleared", e.measurand),
+        T::Unspecified => "event".into(),
+    }
+}

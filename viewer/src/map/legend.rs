@@ -1,0 +1,98 @@
+//! The legend: one row per layer that is on, with its ramp or its status
+//! colours, in the map's top-right corner.
+
+use egui::{Align2, Color32, Rect, Stroke, pos2, vec2};
+
+use super::{DistrictMetric, Layer, Layers};
+use crate::colors::{self, Ramp};
+
+pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, aggregated: bool) {
+    egui::Area::new(egui::Id::unique("map-legend"))
+        .fixed_pos(pos2(map.max.x - 210.0, map.min.y + 8.0))
+        .order(egui::Order::Foreground)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_width(190.0);
+                ui.strong("Legend");
+                for l in Layer::ALL {
+                    if !layers.shows(l) {
+                        continue;
+                    }
+                    match l {
+                        Layer::Parcels => ramp(ui, "Parcels: NDVI", &colors::NDVI),
+                        Layer::Districts => match layers.district_metric {
+                            DistrictMetric::Aqi => ramp(ui, "Districts: AQI", &colors::AQI),
+                            DistrictMetric::Traffic => {
+                                ramp(ui, "Districts: traffic", &colors::OCCUPANCY)
+                            }
+                        },
+                        Layer::Disease => ramp(ui, "Disease: severity", &colors::SEVERITY),
+                        Layer::Parking => ramp(ui, "Parking: occupancy", &colors::OCCUPANCY),
+                        _ => {}
+                    }
+                }
+                ui.label("Markers by status:");
+                ui.horizontal_wrapped(|ui| {
+                    for (word, label) in [
+                        ("running", "ok"),
+                        ("idle", "idle"),
+                        ("warning", "warning"),
+                        ("stale", "stale"),
+                        ("down", "down"),
+                        ("maintenance", "maint."),
+                    ] {
+                        swatch(ui, colors::status(word));
+                        ui.small(label);
+                    }
+                });
+                if aggregated {
+                    ui.weak("Many entities: drawn as cells, coloured by the worst status in each.");
+                }
+            });
+        });
+}
+
+fn ramp(ui: &mut egui::Ui, label: &str, ramp: &Ramp) {
+    ui.small(label);
+    let (rect, _) = ui.allocate_exact_size(vec2(180.0, 10.0), egui::Sense::hover());
+    let n = 24;
+    for k in 0..n {
+        let t = k as f64 / (n - 1) as f64;
+        let v = ramp.min() + t * (ramp.max() - ramp.min());
+        let x0 = rect.min.x + rect.width() * k as f32 / n as f32;
+        let r = Rect::from_min_max(
+            pos2(x0, rect.min.y),
+            pos2(x0 + rect.width() / n as f32 + 0.5, rect.max.y),
+        );
+        ui.painter().rect_filled(r, 0.0, ramp.at(v));
+    }
+    let p = ui.painter();
+    let c = ui.visuals().weak_text_color();
+    let font = egui::FontId::proportional(9.0);
+    p.text(
+        rect.left_bottom(),
+        Align2::LEFT_TOP,
+        format!("{}", ramp.min()),
+        font.clone(),
+        c,
+    );
+    p.text(
+        rect.right_bottom(),
+        Align2::RIGHT_TOP,
+        format!("{}", ramp.max()),
+        font,
+        c,
+    );
+    ui.add_space(10.0);
+}
+
+fn swatch(ui: &mut egui::Ui, c: Color32) {
+    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().rect(
+        rect,
+        2.0,
+        c,
+        Stroke::new(1.0, Color32::from_black_alpha(120)),
+        egui::StrokeKind::Inside,
+    );
+}
