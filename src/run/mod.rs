@@ -241,6 +241,9 @@ pub async fn run(
         None => None,
     };
     let driver = Driver::start(&runtime, world, start, recorder).await?;
+    // The world's entities are written at once, so that the store (and
+    // with it the API's entity count) holds all of them from the start.
+    runtime.checkpoint().await?;
     info!(
         scenario = %scenario,
         entities,
@@ -402,6 +405,7 @@ impl Loop<'_> {
         let next = Driver::start(self.runtime, world, now, None)
             .await
             .map_err(|e| e.to_string())?;
+        self.runtime.checkpoint().await.map_err(|e| e.to_string())?;
         let old = std::mem::replace(&mut self.driver, next);
         let (_, tally) = old.finish().await.map_err(|e| e.to_string())?;
         self.earlier.add(&tally);

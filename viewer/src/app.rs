@@ -250,9 +250,9 @@ impl App {
                 self.connect_dialog = true;
             }
             let theme = if self.settings.dark {
-                "☀ Light"
+                "Light theme"
             } else {
-                "🌙 Dark"
+                "Dark theme"
             };
             if ui.button(theme).clicked() {
                 self.settings.dark = !self.settings.dark;

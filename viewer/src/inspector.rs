@@ -85,6 +85,13 @@ impl Inspector {
         self.detail = Some(d);
     }
 
+    /// How many points the plot of `measurand` holds (history and live tail).
+    pub fn points(&self, measurand: &str) -> usize {
+        self.series
+            .get(measurand)
+            .map_or(0, |s| s.history.len() + s.live.len())
+    }
+
     pub fn clear(&mut self) {
         *self = Inspector {
             span_h: self.span_h,
@@ -192,7 +199,7 @@ impl Inspector {
         ui.horizontal(|ui| {
             ui.heading(&e.id);
             if ui
-                .small_button("✕")
+                .small_button("Close")
                 .on_hover_text("Close the inspector")
                 .clicked()
             {
@@ -485,8 +492,8 @@ fn relations(ui: &mut egui::Ui, r: &pb::GetRelationsResponse) -> Option<String> 
     for (rel, arrow) in r
         .outgoing
         .iter()
-        .map(|x| (x, "→"))
-        .chain(r.incoming.iter().map(|x| (x, "←")))
+        .map(|x| (x, "->"))
+        .chain(r.incoming.iter().map(|x| (x, "<-")))
     {
         ui.horizontal(|ui| {
             ui.label(format!("{arrow} {}", rel.r#type));
@@ -515,7 +522,7 @@ pub fn describe(e: &pb::Event) -> String {
             format::number(e.limit),
             if e.rising { "upwards" } else { "downwards" }
         ),
-        T::StatusChanged => format!("status {} → {}", e.from_status, e.to_status),
+        T::StatusChanged => format!("status {} -> {}", e.from_status, e.to_status),
         T::AlertRaised => format!("alert: {}", e.message),
         T::AlertCleared => format!("alert on {} cleared", e.measurand),
         T::Unspecified => "event".into(),

@@ -42,10 +42,10 @@ pub fn show(ui: &mut egui::Ui, twin: &Twin, chosen_scenario: &mut String) -> Opt
     ui.separator();
     ui.horizontal(|ui| {
         if s.paused {
-            if ui.button("▶ Resume").clicked() {
+            if ui.button("Resume").clicked() {
                 req = Some(Request::Resume);
             }
-        } else if ui.button("⏸ Pause").clicked() {
+        } else if ui.button("Pause").clicked() {
             req = Some(Request::Pause);
         }
     });
