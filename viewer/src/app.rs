@@ -11,6 +11,9 @@ use crate::net::{Link, Net, Request, Update};
 use crate::panels::{self, Tab};
 use crate::settings::Settings;
 
+/// Seconds between two refreshes of the inspected entity's detail.
+const INSPECT_EVERY_S: f64 = 2.0;
+
 pub struct App {
     net: Option<Net>,
     pub twin: Twin,
@@ -29,6 +32,8 @@ pub struct App {
     chosen_scenario: String,
     /// Errors to show, with the time they arrived.
     errors: Vec<(String, f64)>,
+    /// When the selected entity's detail was last asked for (UI seconds).
+    inspected_at: f64,
 }
 
 impl App {
@@ -51,6 +56,7 @@ impl App {
             connect_dialog: false,
             chosen_scenario: String::new(),
             errors: Vec::new(),
+            inspected_at: 0.0,
         }
     }
 
@@ -138,6 +144,14 @@ impl App {
             self.select(id);
         }
         self.errors.retain(|(_, at)| now - *at < 8.0);
+        // The inspector's readings and events are refreshed every 2 s (the
+        // plots follow the watch stream in between).
+        if let Some(id) = self.selected.clone()
+            && now - self.inspected_at > INSPECT_EVERY_S
+        {
+            self.inspected_at = now;
+            self.send(Request::Inspect(id));
+        }
     }
 
     /// The whole screen.

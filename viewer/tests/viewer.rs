@@ -148,12 +148,20 @@ fn the_viewer_shows_and_drives_a_running_twin() {
         .build_ui_state(|ui, app: &mut App| app.show(ui), app);
 
     // Connect, and the entity list fills: as many entities as the twin has.
-    wait_for(&mut h, "the status bar says connected", |h| has_label(h, "Connected to"));
+    wait_for(&mut h, "the status bar says connected", |h| {
+        has_label(h, "Connected to")
+    });
     wait_for(&mut h, "every entity listed", |h| {
         let a = h.state();
-        a.twin.sim.as_ref().is_some_and(|s| s.entities > 0 && a.twin.items.len() as u64 == s.entities)
+        a.twin
+            .sim
+            .as_ref()
+            .is_some_and(|s| s.entities > 0 && a.twin.items.len() as u64 == s.entities)
     });
-    assert!(has_label(&h, &format!("{} entities", h.state().twin.items.len())));
+    assert!(has_label(
+        &h,
+        &format!("{} entities", h.state().twin.items.len())
+    ));
     assert!(h.state().twin.get("sensor/loop-0-1").is_some());
 
     // Select an entity through the search box: the inspector shows its id
@@ -170,7 +178,10 @@ fn the_viewer_shows_and_drives_a_running_twin() {
         h.state().inspector.points("speed") > 0
     });
     h.step();
-    assert!(has_label(&h, "sensor/loop-0-1"), "the inspector shows the id");
+    assert!(
+        has_label(&h, "sensor/loop-0-1"),
+        "the inspector shows the id"
+    );
     assert_eq!(h.state().selected.as_deref(), Some("sensor/loop-0-1"));
 
     // Pause from the simulation panel: simulated time stops.
@@ -186,7 +197,11 @@ fn the_viewer_shows_and_drives_a_running_twin() {
         h.step();
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(h.state().twin.sim.as_ref().map(|s| s.time_ms), Some(at), "paused time stands still");
+    assert_eq!(
+        h.state().twin.sim.as_ref().map(|s| s.time_ms),
+        Some(at),
+        "paused time stands still"
+    );
     assert!(has_label(&h, "paused"));
 
     // An alert raised in the runtime appears in the alerts panel: PM2.5
@@ -206,7 +221,9 @@ fn the_viewer_shows_and_drives_a_running_twin() {
     let ack = ingest(addr, smoke);
     assert_eq!(ack.applied, 3, "{:?}", ack.errors);
     h.get_by_label_contains("Alerts").click();
-    wait_for(&mut h, "the pm25 alert in the alerts panel", |h| has_label(h, "pm25 400"));
+    wait_for(&mut h, "the pm25 alert in the alerts panel", |h| {
+        has_label(h, "pm25 400")
+    });
     assert!(has_label(&h, "CRITICAL"));
 
     // Resume: time moves again.
@@ -214,7 +231,11 @@ fn the_viewer_shows_and_drives_a_running_twin() {
     h.step();
     h.get_by_label("Resume").click();
     wait_for(&mut h, "simulated time moving again", |h| {
-        h.state().twin.sim.as_ref().is_some_and(|s| !s.paused && s.time_ms > at)
+        h.state()
+            .twin
+            .sim
+            .as_ref()
+            .is_some_and(|s| !s.paused && s.time_ms > at)
     });
 
     // The connection drops: it is shown; the twin comes back: it recovers.
@@ -223,10 +244,15 @@ fn the_viewer_shows_and_drives_a_running_twin() {
         matches!(h.state().link, Link::Down { .. }) && has_label(h, "Disconnected from")
     });
     let twin = Twin::start(dir.path(), &addr.to_string());
-    wait_for(&mut h, "the connection recovered", |h| has_label(h, "Connected to"));
+    wait_for(&mut h, "the connection recovered", |h| {
+        has_label(h, "Connected to")
+    });
     wait_for(&mut h, "the entities listed again", |h| {
         let a = h.state();
-        a.twin.sim.as_ref().is_some_and(|s| a.twin.items.len() as u64 == s.entities)
+        a.twin
+            .sim
+            .as_ref()
+            .is_some_and(|s| a.twin.items.len() as u64 == s.entities)
     });
     twin.shut();
 }

@@ -6,7 +6,8 @@ use egui::{Align2, Color32, Rect, Stroke, pos2, vec2};
 use super::{DistrictMetric, Layer, Layers};
 use crate::colors::{self, Ramp};
 
-pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, aggregated: bool) {
+/// `present`: the layers that have entities (the others are not explained).
+pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, present: &[Layer], aggregated: bool) {
     egui::Area::new(egui::Id::unique("map-legend"))
         .fixed_pos(pos2(map.max.x - 210.0, map.min.y + 8.0))
         .order(egui::Order::Foreground)
@@ -15,7 +16,7 @@ pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, aggregated: bool) {
                 ui.set_width(190.0);
                 ui.strong("Legend");
                 for l in Layer::ALL {
-                    if !layers.shows(l) {
+                    if !layers.shows(l) || !present.contains(&l) {
                         continue;
                     }
                     match l {

@@ -30,6 +30,8 @@ pub struct MapView {
     pub aggregated: bool,
     /// How many entities the last frame drew (singly or in cells).
     pub drawn: usize,
+    /// The layers that have entities, for the model generation given.
+    present: (u64, Vec<Layer>),
 }
 
 impl Default for MapView {
@@ -45,6 +47,7 @@ impl Default for MapView {
             visible: Vec::new(),
             aggregated: false,
             drawn: 0,
+            present: (u64::MAX, Vec::new()),
         }
     }
 }
@@ -224,7 +227,16 @@ impl MapView {
             );
         }
         scale_bar(&painter, rect, &vp, ui.visuals().text_color());
-        legend::show(ui, rect, layers, self.aggregated);
+        if self.present.0 != twin.generation {
+            self.present = (
+                twin.generation,
+                Layer::ALL
+                    .into_iter()
+                    .filter(|l| twin.items.iter().any(|i| Layer::of(i) == *l))
+                    .collect(),
+            );
+        }
+        legend::show(ui, rect, layers, &self.present.1, self.aggregated);
         if moving {
             ui.ctx().request_repaint();
         }

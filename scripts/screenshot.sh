@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Screenshots of the viewer on the city scenario, shown in README.md:
+# docs/screenshots/map.png (the map with the overview panel) and
+# docs/screenshots/inspector.png (an air-quality station in the inspector).
+#
+# Installs what it needs from Debian's packages when missing (Xvfb,
+# ImageMagick, Mesa's software OpenGL), runs `twin run` on the city scenario
+# and the viewer in a virtual X display, and captures the screen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v Xvfb >/dev/null || missing+=(xvfb)
+command -v import >/dev/null || missing+=(imagemagick)
+dpkg -s libgl1-mesa-dri >/dev/null 2>&1 || missing+=(libgl1-mesa-dri)
+ldconfig -p | grep -q libEGL.so.1 || missing+=(libegl1)
+ldconfig -p | grep -q libxkbcommon-x11.so.0 || missing+=(libxkbcommon-x11-0)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+
+cargo build --release -p twin -p twin-viewer
+bin=target/release
+out=docs/screenshots
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+display=:${SCREENSHOT_DISPLAY:-91}
+size=1600x1000
+Xvfb "$display" -screen 0 ${size}x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+
+port=${SCREENSHOT_PORT:-50091}
+"$bin/twin" run --scenario data/scenarios/city.toml --scale 4 --ephemeral \
+    --listen "127.0.0.1:$port" --token screenshot --clock x600 --forever \
+    >"$work/twin.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+    grep -q "gRPC listening" "$work/twin.log" && break
+    sleep 0.5
+done
+grep -q "gRPC listening" "$work/twin.log" || { cat "$work/twin.log" >&2; exit 1; }
+# Let a few simulated hours of history build up.
+sleep 20
+
+# Captures the viewer started with the given flags after it has settled.
+shot() {
+    local name=$1; shift
+    # A fresh settings directory: a screenshot does not depend on who ran it last.
+    XDG_DATA_HOME="$work/xdg-$name" DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 \
+        "$bin/twin-viewer" --connect "http://127.0.0.1:$port" --token screenshot \
+        --size "$size" "$@" >"$work/viewer-$name.log" 2>&1 &
+    local viewer=$!
+    sleep 15
+    if ! kill -0 "$viewer" 2>/dev/null; then
+        cat "$work/viewer-$name.log" >&2
+        exit 1
+    fi
+    DISPLAY="$display" import -window root "$out/$name.png"
+    kill "$viewer"
+    wait "$viewer" 2>/dev/null || true
+    echo "wrote $out/$name.png"
+}
+
+shot map --panel kpi
+shot inspector --select sensor/aq-2-0 --panel inspector
