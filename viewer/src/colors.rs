@@ -73,20 +73,51 @@ pub const SEVERITY: Ramp = Ramp(&[
     (1.0, [120, 0, 0]),
 ]);
 
-/// The colour of a status word as the runtime reports it (machine status,
-/// sensor quality, vehicle status, zone alarm level, crop health).
+const GREEN: [u8; 3] = [40, 180, 90];
+const GREY: [u8; 3] = [120, 140, 170];
+const AMBER: [u8; 3] = [240, 180, 0];
+const PURPLE: [u8; 3] = [150, 90, 210];
+const ORANGE: [u8; 3] = [230, 120, 30];
+const RED: [u8; 3] = [220, 40, 40];
+
+/// Every status word the runtime reports (machine status, sensor quality,
+/// vehicle status, zone alarm level, crop health): how bad it is, 0 fine to
+/// 4 failed, and its colour. The map's cells and markers both read it.
+const STATUSES: &[(&str, u8, [u8; 3])] = &[
+    ("running", 0, GREEN),
+    ("ok", 0, GREEN),
+    ("normal", 0, GREEN),
+    ("healthy", 0, GREEN),
+    ("in_service", 0, GREEN),
+    ("en_route", 0, GREEN),
+    ("idle", 1, GREY),
+    ("parked", 1, GREY),
+    ("unknown", 1, GREY),
+    ("", 1, GREY),
+    ("warning", 2, AMBER),
+    ("uncertain", 2, AMBER),
+    ("stressed", 2, AMBER),
+    ("maintenance", 2, PURPLE),
+    ("stale", 3, ORANGE),
+    ("stuck", 3, ORANGE),
+    ("out_of_range", 3, ORANGE),
+    ("down", 4, RED),
+    ("bad", 4, RED),
+    ("critical", 4, RED),
+    ("out_of_service", 4, RED),
+];
+
+/// The colour of a status word (grey for a word it does not know).
 pub fn status(word: &str) -> Color32 {
-    match word {
-        "running" | "ok" | "normal" | "healthy" | "in_service" | "en_route" => {
-            Color32::from_rgb(40, 180, 90)
-        }
-        "idle" | "parked" | "unknown" | "" => Color32::from_rgb(120, 140, 170),
-        "warning" | "uncertain" | "stressed" => Color32::from_rgb(240, 180, 0),
-        "down" | "bad" | "critical" | "out_of_service" => Color32::from_rgb(220, 40, 40),
-        "maintenance" => Color32::from_rgb(150, 90, 210),
-        "stale" | "stuck" | "out_of_range" => Color32::from_rgb(230, 120, 30),
-        _ => Color32::GRAY,
-    }
+    STATUSES
+        .iter()
+        .find(|s| s.0 == word)
+        .map_or(Color32::GRAY, |s| Color32::from_rgb(s.2[0], s.2[1], s.2[2]))
+}
+
+/// How bad a status word is, 0 fine to 4 failed (1 for a word it does not know).
+pub fn status_rank(word: &str) -> u8 {
+    STATUSES.iter().find(|s| s.0 == word).map_or(1, |s| s.1)
 }
 
 /// Alert severities (twin.v1 `Severity`: 0 info, 1 warning, 2 critical).

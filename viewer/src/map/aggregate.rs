@@ -61,14 +61,7 @@ impl Grid {
 /// How bad a status word is: 0 fine … 4 failed. An active alert counts as
 /// its severity's rank.
 pub fn rank(status: &str, alert: Option<i32>) -> u8 {
-    let s = match status {
-        "running" | "ok" | "normal" | "healthy" | "in_service" | "en_route" => 0,
-        "idle" | "parked" | "unknown" | "" => 1,
-        "warning" | "uncertain" | "stressed" | "maintenance" => 2,
-        "stale" | "stuck" | "out_of_range" => 3,
-        "down" | "bad" | "critical" | "out_of_service" => 4,
-        _ => 1,
-    };
+    let s = crate::colors::status_rank(status);
     let a = match alert {
         Some(2) => 4,
         Some(1) => 2,
