@@ -32,8 +32,9 @@ pub struct App {
     chosen_scenario: String,
     /// Errors to show, with the time they arrived.
     errors: Vec<(String, f64)>,
-    /// When the selected entity's detail was last asked for (UI seconds).
-    inspected_at: f64,
+    /// When the selected entity's detail was last asked for (UI seconds);
+    /// `None` right after a selection, which asked already.
+    inspected_at: Option<f64>,
 }
 
 impl App {
@@ -56,7 +57,7 @@ impl App {
             connect_dialog: false,
             chosen_scenario: String::new(),
             errors: Vec::new(),
-            inspected_at: 0.0,
+            inspected_at: None,
         }
     }
 
@@ -96,6 +97,7 @@ impl App {
             self.inspector.clear();
         }
         self.send(Request::Inspect(id.clone()));
+        self.inspected_at = None;
         self.selected = Some(id);
         self.inspector_open = true;
     }
@@ -146,11 +148,15 @@ impl App {
         self.errors.retain(|(_, at)| now - *at < 8.0);
         // The inspector's readings and events are refreshed every 2 s (the
         // plots follow the watch stream in between).
-        if let Some(id) = self.selected.clone()
-            && now - self.inspected_at > INSPECT_EVERY_S
-        {
-            self.inspected_at = now;
-            self.send(Request::Inspect(id));
+        if let Some(id) = self.selected.clone() {
+            match self.inspected_at {
+                None => self.inspected_at = Some(now),
+                Some(at) if now - at > INSPECT_EVERY_S => {
+                    self.inspected_at = Some(now);
+                    self.send(Request::Inspect(id));
+                }
+                Some(_) => {}
+            }
         }
     }
 

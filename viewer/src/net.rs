@@ -391,7 +391,7 @@ async fn forward(
 }
 
 /// The resolution that gives a plot of a window a few hundred points.
-pub fn resolution_for(span_ms: i64) -> pb::Resolution {
+fn resolution_for(span_ms: i64) -> pb::Resolution {
     const HOUR: i64 = 3_600_000;
     if span_ms <= 6 * HOUR {
         pb::Resolution::Raw

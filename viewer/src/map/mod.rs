@@ -28,8 +28,6 @@ pub struct MapView {
     visible: Vec<(u32, Pos2)>,
     /// Whether the last frame drew aggregated cells.
     pub aggregated: bool,
-    /// How many entities the last frame drew (singly or in cells).
-    pub drawn: usize,
     /// The layers that have entities, for the model generation given.
     present: (u64, Vec<Layer>),
 }
@@ -46,7 +44,6 @@ impl Default for MapView {
             grid: Grid::default(),
             visible: Vec::new(),
             aggregated: false,
-            drawn: 0,
             present: (u64::MAX, Vec::new()),
         }
     }
@@ -136,7 +133,6 @@ impl MapView {
             })
             .count();
         let aggregate_areas = visible_areas > AGGREGATE_ABOVE;
-        let mut areas = 0usize;
         if !aggregate_areas {
             for (i, item) in twin.items.iter().enumerate() {
                 if !is_area(item) || !layers.shows(Layer::of(item)) {
@@ -156,7 +152,6 @@ impl MapView {
                     }
                 }
                 painter.add(s);
-                areas += 1;
             }
         }
 
@@ -176,7 +171,6 @@ impl MapView {
             }
         }
         self.aggregated = self.visible.len() > AGGREGATE_ABOVE;
-        self.drawn = self.visible.len() + if aggregate_areas { 0 } else { areas };
         let mut hovered_cell = None;
         if self.aggregated {
             self.grid.reset(rect.width(), rect.height());

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use twin_proto::v1 as pb;
 
-pub use item::{Item, Motion, P, Shape};
+pub use item::{Item, P, Shape};
 pub use zones::ZoneFigures;
 
 #[derive(Default)]
