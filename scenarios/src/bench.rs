@@ -3,7 +3,9 @@
 //!
 //! One update is one entity's state advanced by one tick: every machine and
 //! technician at every tick, every sensor when it samples. Observations are
-//! produced and dropped (the runtime is not involved).
+//! produced and dropped (the runtime is not involved). The world runs its
+//! two lanes on two threads when the machine has two cores, or on one when
+//! asked to (`parallel: false`), for the single-thread figure.
 
 use std::time::Instant;
 
@@ -20,16 +22,26 @@ pub struct WorldFigures {
     pub observations_per_s: f64,
     /// Time to build the world from its scenario.
     pub build_seconds: f64,
+    /// Threads the world's lanes ran on.
+    pub threads: usize,
 }
 
 /// Runs the built-in factory scaled to about `entities` twin entities for
-/// `ticks` ticks of one second.
-pub fn factory_updates(entities: usize, ticks: usize) -> Result<WorldFigures, ScenarioError> {
+/// `ticks` ticks of one second, its lanes on two threads when `parallel`
+/// and the machine has a second core.
+pub fn factory_updates(
+    entities: usize,
+    ticks: usize,
+    parallel: bool,
+) -> Result<WorldFigures, ScenarioError> {
     let base = Scenario::builtin("factory").expect("built in");
     let per_unit = SimWorld::new(&base)?.records().len() as f64;
     let scenario = base.with_scale(entities as f64 / per_unit);
     let t = Instant::now();
     let mut world = SimWorld::new(&scenario)?;
+    if !parallel {
+        world.set_parallel(false);
+    }
     let build_seconds = t.elapsed().as_secs_f64();
     let count = |k: Kind| {
         world
@@ -53,5 +65,6 @@ pub fn factory_updates(entities: usize, ticks: usize) -> Result<WorldFigures, Sc
         updates_per_s: updates / seconds,
         observations_per_s: emitted as f64 / seconds,
         build_seconds,
+        threads: if world.parallel() { 2 } else { 1 },
     })
 }

@@ -7,12 +7,15 @@
 //! memory in order instead of chasing references.
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::QueryFilter;
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use twin_core::rng::Light;
 use twin_core::{EntityId, Measurand, Observation, Quality, SimTime, Source, Value};
 
 use crate::spec::SensorModelSpec;
+use crate::world::SimClock;
+use crate::world::lanes::{self, Lanes};
 
 /// A sensor model, resolved from its spec.
 #[derive(Clone, Debug, PartialEq)]
@@ -425,23 +428,43 @@ fn round(q: f64) -> f64 {
     }
 }
 
-/// The system: every channel of every entity, in entity order.
-pub fn sample_all(
-    mut q: Query<(&Truth, &mut Channels)>,
-    models: Res<SensorModels>,
-    clock: Res<crate::world::SimClock>,
-    mut outbox: ResMut<Outbox>,
+/// Samples the due channels of the entities of one lane, then delivers what
+/// that lane's delayed sensors have due.
+fn sample_lane<F: QueryFilter>(
+    q: &mut Query<(&Truth, &mut Channels), F>,
+    models: &[SensorModel],
+    clock: &SimClock,
+    outbox: &mut Outbox,
 ) {
     let now = clock.now;
     outbox.set_tick(clock.tick);
-    for (truth, mut channels) in &mut q {
+    for (truth, mut channels) in q.iter_mut() {
         for c in &mut channels.0 {
             if c.next_due <= now {
-                sample(c, truth, &models.0[c.model as usize], now, &mut outbox);
+                sample(c, truth, &models[c.model as usize], now, outbox);
             }
         }
     }
     outbox.release(now);
+}
+
+/// The system: every channel of every entity, lane by lane, in entity
+/// order within a lane (see [`crate::world::lanes`]).
+pub fn sample_all(
+    mut first: Query<(&Truth, &mut Channels), lanes::First>,
+    mut second: Query<(&Truth, &mut Channels), lanes::Second>,
+    models: Res<SensorModels>,
+    clock: Res<SimClock>,
+    mut serial: ResMut<Outbox>,
+    mut lanes: ResMut<Lanes>,
+) {
+    let (models, clock) = (&models.0[..], *clock);
+    lanes.run(
+        |o| sample_lane(&mut first, models, &clock, o),
+        |o| sample_lane(&mut second, models, &clock, o),
+    );
+    serial.set_tick(clock.tick);
+    serial.release(clock.now);
 }
 
 #[cfg(test)]

@@ -26,7 +26,15 @@ fn number(o: &Observation) -> f64 {
 }
 
 fn stream_hash(s: &Scenario, until: SimTime) -> u64 {
+    hash_with(s, until, None)
+}
+
+/// The stream hash, with the world's lanes forced onto one or two threads.
+fn hash_with(s: &Scenario, until: SimTime, parallel: Option<bool>) -> u64 {
     let mut w = SimWorld::new(s).unwrap();
+    if let Some(p) = parallel {
+        w.set_parallel(p);
+    }
     let obs = run(&mut w, until);
     xxhash_rust::xxh3::xxh3_64(&serde_json::to_vec(&obs).unwrap())
 }
@@ -42,6 +50,19 @@ fn the_same_seed_gives_the_same_stream_and_another_seed_another() {
             a,
             stream_hash(&s.clone().with_seed(7), h),
             "{name}: other seed"
+        );
+    }
+}
+
+#[test]
+fn two_threads_give_the_stream_of_one() {
+    for name in ["factory", "city"] {
+        let s = scenario(name).with_scale(0.5);
+        let h = SimTime::hours(2);
+        assert_eq!(
+            hash_with(&s, h, Some(false)),
+            hash_with(&s, h, Some(true)),
+            "{name}"
         );
     }
 }

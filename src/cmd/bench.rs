@@ -343,12 +343,23 @@ fn mesa(entities: usize, ticks: usize) -> std::result::Result<serde_json::Value,
 }
 
 fn world(b: WorldBench) -> Result<()> {
-    let mut figures = Vec::new();
+    // Runs alternate between two threads and one, so that both figures
+    // see the same moments of a noisy machine.
+    let (mut figures, mut serial) = (Vec::new(), Vec::new());
     for _ in 0..b.runs.max(1) {
-        figures.push(twin_scenarios::bench::factory_updates(b.entities, b.ticks)?);
+        figures.push(twin_scenarios::bench::factory_updates(
+            b.entities, b.ticks, true,
+        )?);
+        serial.push(twin_scenarios::bench::factory_updates(
+            b.entities, b.ticks, false,
+        )?);
     }
-    figures.sort_by(|x, y| x.updates_per_s.total_cmp(&y.updates_per_s));
-    let w = figures[figures.len() / 2].clone();
+    let median = |f: &mut Vec<twin_scenarios::bench::WorldFigures>| {
+        f.sort_by(|x, y| x.updates_per_s.total_cmp(&y.updates_per_s));
+        f[f.len() / 2].clone()
+    };
+    let w = median(&mut figures);
+    let one = median(&mut serial);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -366,11 +377,15 @@ fn world(b: WorldBench) -> Result<()> {
         (None, Some("skipped (--no-mesa)".to_string()))
     };
     let ratio = mesa_updates.map(|m| w.updates_per_s / m);
+    // Mesa runs on one thread: the ratio at equal threads, said as well.
+    let ratio_one = mesa_updates.map(|m| one.updates_per_s / m);
     let v = json!({
         "world_entities": w.entities,
         "world_updates_per_s": w.updates_per_s,
         "world_observations_per_s": w.observations_per_s,
         "world_runs": figures.iter().map(|f| f.updates_per_s).collect::<Vec<_>>(),
+        "world_threads": w.threads,
+        "world_updates_per_s_one_thread": one.updates_per_s,
         "replay_events_per_s": r.inputs_per_s,
         "replay_twin_events_per_s": r.events_per_s,
         "replay_inputs": r.inputs,
@@ -379,16 +394,19 @@ fn world(b: WorldBench) -> Result<()> {
         "replay_recording_bytes": r.recording_bytes,
         "mesa_updates_per_s": mesa_updates,
         "mesa_ratio": ratio,
+        "mesa_ratio_one_thread": ratio_one,
         "mesa_error": mesa_error,
     });
     if b.json {
         println!("{v}");
     } else {
         println!(
-            "world: {:.1}M entity updates/s at {} entities ({:.1}M observations/s)",
+            "world: {:.1}M entity updates/s at {} entities on {} thread(s) ({:.1}M observations/s); {:.1}M on one",
             w.updates_per_s / 1e6,
             w.entities,
-            w.observations_per_s / 1e6
+            w.threads,
+            w.observations_per_s / 1e6,
+            one.updates_per_s / 1e6
         );
         println!(
             "replay: {:.2}M inputs/s ({} inputs into {} entities, {} hashes checked)",
@@ -397,8 +415,10 @@ fn world(b: WorldBench) -> Result<()> {
             r.entities,
             r.hashes_checked
         );
-        match (mesa_updates, ratio) {
-            (Some(m), Some(x)) => println!("mesa: {:.0} updates/s; twin/mesa = {x:.0}", m),
+        match (mesa_updates, ratio, ratio_one) {
+            (Some(m), Some(x), Some(x1)) => {
+                println!("mesa: {m:.0} updates/s; twin/mesa = {x:.0} ({x1:.0} on one thread each)")
+            }
             _ => println!("mesa: {}", v["mesa_error"]),
         }
     }

@@ -10,7 +10,7 @@ use twin_core::{
     EntityId, EntityRecord, Kind, KindState, Measurand, Observation, Relation, SimTime, Value,
 };
 
-use super::{Registry, Twin};
+use super::{Registry, Twin, lanes};
 use crate::sensor::{Channel, Reading, SensorModel, SensorModels};
 use crate::spec::{Scenario, ScenarioError, SensorMap};
 
@@ -61,6 +61,8 @@ pub struct Builder<'a> {
     models: Vec<SensorModel>,
     index: HashMap<String, u16>,
     announced: Vec<Observation>,
+    /// World entities spawned so far, for their lanes.
+    spawned: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -74,6 +76,7 @@ impl<'a> Builder<'a> {
             models: Vec::new(),
             index: HashMap::new(),
             announced: Vec::new(),
+            spawned: 0,
         }
     }
 
@@ -100,9 +103,15 @@ impl<'a> Builder<'a> {
         id
     }
 
+    /// Spawns a world entity in the next lane (see [`super::lanes`]).
+    pub fn spawn(&mut self, bundle: impl Bundle) -> Entity {
+        self.spawned += 1;
+        lanes::spawn_in_lane(self.ecs, self.spawned - 1, bundle)
+    }
+
     /// Spawns a world entity standing for twin entity `twin`.
     pub fn spawn_twin(&mut self, twin: EntityId, bundle: impl Bundle) -> Entity {
-        let e = self.ecs.spawn((Twin(twin), bundle)).id();
+        let e = self.spawn((Twin(twin), bundle));
         self.ecs.resource_mut::<Registry>().0.insert(twin, e);
         e
     }

@@ -261,10 +261,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         };
         let e = match sensor {
             Some(id) => b.spawn_twin(id, (road, Truth::default(), Channels::from(channels))),
-            None => b
-                .ecs
-                .spawn((road, Truth::default(), Channels::from(channels)))
-                .id(),
+            None => b.spawn((road, Truth::default(), Channels::from(channels))),
         };
         roads.insert((from, to), e);
         road_list.push(e);

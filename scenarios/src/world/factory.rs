@@ -13,6 +13,7 @@
 //! machine (no wear, no production) until it is set running again.
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::QueryFilter;
 use rand::RngExt;
 use twin_core::rng::Light;
 use twin_core::state::{MachineState, VehicleMode, VehicleState, ZoneShape, ZoneState, ZoneType};
@@ -22,6 +23,7 @@ use twin_core::{
 };
 
 use super::build::Builder;
+use super::lanes::{self, Lanes};
 use super::mobility::{self, Frame, Mover};
 use super::{SimClock, Stage, Twin};
 use crate::profiles;
@@ -299,17 +301,30 @@ fn status(outbox: &mut Outbox, id: EntityId, now: SimTime, mode: Mode) {
     outbox.push(now, now, obs);
 }
 
-/// Wear, failures and what the machine's sensors would read.
+/// Wear, failures and what the machine's sensors would read, lane by lane.
 fn operate(
     clock: Res<SimClock>,
     shop: Res<Shop>,
-    mut outbox: ResMut<Outbox>,
-    mut q: Query<(&Twin, &mut Machine, &mut Truth)>,
+    mut lanes: ResMut<Lanes>,
+    mut first: Query<(&Twin, &mut Machine, &mut Truth), lanes::First>,
+    mut second: Query<(&Twin, &mut Machine, &mut Truth), lanes::Second>,
+) {
+    let (clock, load) = (*clock, load(&shop.shifts, &clock));
+    lanes.run(
+        |o| operate_lane(&mut first, &clock, load, o),
+        |o| operate_lane(&mut second, &clock, load, o),
+    );
+}
+
+fn operate_lane<F: QueryFilter>(
+    q: &mut Query<(&Twin, &mut Machine, &mut Truth), F>,
+    clock: &SimClock,
+    load: f64,
+    outbox: &mut Outbox,
 ) {
     let dt = clock.hours();
-    let load = load(&shop.shifts, &clock);
     let ambient = 22.0;
-    for (twin, mut m, mut t) in &mut q {
+    for (twin, mut m, mut t) in q.iter_mut() {
         let m = &mut *m;
         if m.mode == Mode::Running {
             m.age_h += dt * (0.3 + 0.7 * load);
@@ -325,7 +340,7 @@ fn operate(
         }
         if m.announced != Some(m.mode) {
             m.announced = Some(m.mode);
-            status(&mut outbox, twin.0, clock.now, m.mode);
+            status(outbox, twin.0, clock.now, m.mode);
         }
         let t = &mut t.0;
         if m.mode == Mode::Running {

@@ -11,6 +11,7 @@ mod agriculture;
 mod build;
 mod city;
 mod factory;
+pub(crate) mod lanes;
 mod mobility;
 mod truth;
 mod weather;
@@ -87,6 +88,7 @@ impl SimWorld {
             seed: spec.seed,
         });
         ecs.init_resource::<Outbox>();
+        ecs.init_resource::<lanes::Lanes>();
         let (lon0, lat0) = spec.region.centre();
         ecs.insert_resource(mobility::Frame(Local { lon0, lat0 }));
         ecs.init_resource::<Registry>();
@@ -124,6 +126,9 @@ impl SimWorld {
         ecs.insert_resource(models);
         ecs.resource_mut::<Outbox>().ready.extend(announced);
         schedule.add_systems(sensor::sample_all.in_set(Stage::Sensors));
+        let parallel = ecs.entities().count_spawned() as usize >= lanes::PARALLEL_FROM
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        ecs.resource_mut::<lanes::Lanes>().parallel = parallel;
         Ok(SimWorld {
             ecs,
             schedule,
@@ -155,6 +160,17 @@ impl SimWorld {
     /// World entities (twin entities plus the world-only ones such as roads).
     pub fn entity_count(&self) -> usize {
         self.ecs.entities().count_spawned() as usize
+    }
+
+    /// Whether the world's two lanes advance on two threads (by default,
+    /// when the world is large and the machine has a second core). The
+    /// observations are the same either way.
+    pub fn set_parallel(&mut self, parallel: bool) {
+        self.ecs.resource_mut::<lanes::Lanes>().parallel = parallel;
+    }
+
+    pub fn parallel(&self) -> bool {
+        self.ecs.resource::<lanes::Lanes>().parallel
     }
 
     /// What the twin cannot see, now.
@@ -203,8 +219,11 @@ impl SimWorld {
         for _ in 0..ticks {
             self.step();
             self.ecs.resource_mut::<Outbox>().ready.clear();
+            for o in self.ecs.resource_mut::<lanes::Lanes>().outboxes_mut() {
+                o.ready.clear();
+            }
         }
-        self.ecs.resource::<Outbox>().emitted
+        self.ecs.resource::<Outbox>().emitted + self.ecs.resource::<lanes::Lanes>().emitted()
     }
 }
 
@@ -224,7 +243,9 @@ impl ObservationSource for SimWorld {
     fn advance(&mut self, until: SimTime, out: &mut Vec<Observation>) -> bool {
         while self.now() < until {
             self.step();
-            out.append(&mut self.ecs.resource_mut::<Outbox>().ready);
+            self.ecs.resource_scope(|ecs, mut serial: Mut<Outbox>| {
+                lanes::collect(&mut serial, &mut ecs.resource_mut(), out)
+            });
         }
         true
     }
