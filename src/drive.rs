@@ -14,7 +14,7 @@ use twin_actors::{Runtime, RuntimeError};
 use twin_core::ports::{CommandSink, ObservationSource};
 use twin_core::recording::{self, Block, EntityHash, Header, RecordingError, StateHash, Writer};
 use twin_core::state::InputError;
-use twin_core::{Command, SimTime};
+use twin_core::{Command, Observation, SimTime};
 use twin_scenarios::SimWorld;
 
 /// How often the runtime gets its upkeep tick.
@@ -169,10 +169,14 @@ impl<'r> Driver<'r> {
             o.time = o.time + self.origin;
         }
         let mut issued: Vec<Command> = Vec::new();
-        let max = self.runtime.config().max_batch;
-        while !observations.is_empty() {
-            let rest = observations.split_off(observations.len().min(max));
-            let batch = std::mem::replace(&mut observations, rest);
+        let max = self.runtime.config().max_batch.max(1);
+        let mut observations = observations.into_iter();
+        loop {
+            // Taken from the front, each observation moved once.
+            let batch: Vec<Observation> = observations.by_ref().take(max).collect();
+            if batch.is_empty() {
+                break;
+            }
             if let Some(r) = &mut self.recorder {
                 r.writer.write(&Block::Observations {
                     step,
