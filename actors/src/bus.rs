@@ -18,10 +18,11 @@
 //! counting) what a full queue cannot take.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use tokio::sync::{Notify, broadcast};
+use twin_core::id::IdMap;
 use twin_core::{EntityId, Event, EventType, Kind};
 
 /// Events published together, numbered from `first_seq` in publication order.
@@ -65,9 +66,30 @@ struct BusInner {
     /// channel order agree.
     seq: Mutex<u64>,
     /// Entity subscriptions by entity; dead ones are pruned on subscribe.
-    by_entity: RwLock<hashbrown::HashMap<EntityId, Vec<Weak<EntityQueue>>>>,
+    by_entity: RwLock<IdMap<Vec<Weak<EntityQueue>>>>,
     /// How many entity subscriptions exist (0: publishing skips the index).
     entity_subs: AtomicUsize,
+    /// One bit per bucket of entity ids that an entity subscription asked
+    /// for: small enough to stay in cache, it turns away most events of
+    /// unwatched entities before the index is looked at. Bits are never
+    /// cleared; one left by a closed subscription costs a lookup, no more.
+    watched: Box<[AtomicU64]>,
+}
+
+/// Bits in [`BusInner::watched`] (32 KiB).
+const WATCHED_BITS: u64 = 1 << 18;
+
+impl BusInner {
+    fn watched_bit(id: EntityId) -> (usize, u64) {
+        // Ids are hashes already: their low bits are as good as any.
+        let bit = id.raw() % WATCHED_BITS;
+        ((bit / 64) as usize, 1 << (bit % 64))
+    }
+
+    fn may_be_watched(&self, id: EntityId) -> bool {
+        let (word, mask) = Self::watched_bit(id);
+        self.watched[word].load(Ordering::Relaxed) & mask != 0
+    }
 }
 
 /// The bounded queue of one entity subscription.
@@ -92,8 +114,9 @@ impl Bus {
             inner: Arc::new(BusInner {
                 tx,
                 seq: Mutex::new(0),
-                by_entity: RwLock::new(hashbrown::HashMap::new()),
+                by_entity: RwLock::new(IdMap::default()),
                 entity_subs: AtomicUsize::new(0),
+                watched: (0..WATCHED_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
             }),
         }
     }
@@ -103,25 +126,32 @@ impl Bus {
         if events.is_empty() {
             return;
         }
+        // Routing to entity watchers needs no sequence number: it is done
+        // before taking the lock, so shards publishing at once route in
+        // parallel instead of queueing behind each other.
+        if self.inner.entity_subs.load(Ordering::Relaxed) > 0 {
+            self.route_to_entities(&events);
+        }
         let mut seq = self.inner.seq.lock().expect("bus lock poisoned");
         let batch = EventBatch {
             first_seq: *seq,
             events,
         };
         *seq += batch.events.len() as u64;
-        if self.inner.entity_subs.load(Ordering::Relaxed) > 0 {
-            self.route_to_entities(&batch.events);
-        }
         // An error only means nobody is subscribed: nothing to deliver.
         let _ = self.inner.tx.send(Arc::new(batch));
     }
 
     /// Appends each event to the queues of the entity subscriptions that
     /// asked for its entity; a full queue drops it and counts it missed.
+    /// A queue's watcher takes everything queued when it wakes, so it is
+    /// woken only when its queue stops being empty.
     fn route_to_entities(&self, events: &[Event]) {
         let index = self.inner.by_entity.read().expect("bus index poisoned");
-        let mut woken: Vec<Arc<EntityQueue>> = Vec::new();
         for e in events {
+            if !self.inner.may_be_watched(e.entity) {
+                continue;
+            }
             let Some(subs) = index.get(&e.entity) else {
                 continue;
             };
@@ -130,19 +160,17 @@ impl Bus {
                     continue;
                 }
                 let mut st = q.state.lock().expect("queue lock poisoned");
+                let was_empty = st.events.is_empty() && st.missed == 0;
                 if st.events.len() < q.capacity {
                     st.events.push_back(e.clone());
                 } else {
                     st.missed += 1;
                 }
                 drop(st);
-                if !woken.iter().any(|w| Arc::ptr_eq(w, &q)) {
-                    woken.push(q);
+                if was_empty {
+                    q.ready.notify_one();
                 }
             }
-        }
-        for q in woken {
-            q.ready.notify_one();
         }
     }
 
@@ -162,6 +190,8 @@ impl Bus {
         });
         let mut index = self.inner.by_entity.write().expect("bus index poisoned");
         for id in entities {
+            let (word, mask) = BusInner::watched_bit(*id);
+            self.inner.watched[word].fetch_or(mask, Ordering::Relaxed);
             let subs = index.entry(*id).or_default();
             subs.retain(|w| w.strong_count() > 0);
             subs.push(Arc::downgrade(&queue));

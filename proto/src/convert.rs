@@ -32,6 +32,13 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The same error, its field named inside `parent` (`value` inside
+    /// `observations[3]` is `observations[3].value`).
+    pub fn within(mut self, parent: &str) -> Self {
+        self.field = format!("{parent}.{}", self.field);
+        self
+    }
 }
 
 impl std::fmt::Display for FieldError {
@@ -147,17 +154,21 @@ fn quality_from_pb(q: pb::Quality) -> Quality {
 
 /// An observation from the wire; `at` is its field path, e.g.
 /// `observations[3]`. The unit, when given, must be the measurand's.
-pub fn observation_from_pb(o: &pb::Observation, at: &str) -> Result<Observation, FieldError> {
-    let entity = entity_id(&o.entity, &format!("{at}.entity"))?;
-    let m = measurand(&o.measurand, &format!("{at}.measurand"))?;
+/// An observation from the wire; an error names the field relative to the
+/// observation (`unit`), for the caller to place with [`FieldError::within`]
+/// (ingest converts a million a second: no field path is written unless
+/// something is wrong).
+pub fn observation_from_pb(o: &pb::Observation) -> Result<Observation, FieldError> {
+    let entity = entity_id(&o.entity, "entity")?;
+    let m = measurand(&o.measurand, "measurand")?;
     if !o.unit.is_empty() && o.unit != m.unit() {
         return Err(FieldError::new(
-            format!("{at}.unit"),
+            "unit",
             "wrong_unit",
             format!("{m} is in `{}`, not `{}`", m.unit(), o.unit),
         ));
     }
-    let value = value_from_pb(o.value.as_ref(), &format!("{at}.value"))?;
+    let value = value_from_pb(o.value.as_ref(), "value")?;
     Ok(Observation {
         entity,
         time: SimTime(o.time_ms),
@@ -259,9 +270,15 @@ fn label<T: serde::Serialize>(x: &T) -> String {
 }
 
 pub fn event_to_pb(e: &Event) -> pb::Event {
+    event_to_pb_named(e, e.entity.to_string())
+}
+
+/// [`event_to_pb`] with the entity's id already written out (a watcher of a
+/// few entities writes each id once, not once per event).
+pub fn event_to_pb_named(e: &Event, entity: String) -> pb::Event {
     let mut out = pb::Event {
         time_ms: e.time.as_ms(),
-        entity: e.entity.to_string(),
+        entity,
         r#type: event_type_to_pb(e.body.event_type()) as i32,
         ..Default::default()
     };
@@ -433,27 +450,35 @@ mod tests {
 
     #[test]
     fn observations_round_trip_and_bad_fields_are_named() {
-        let o = observation_from_pb(&obs("°C", Some(value_to_pb(&Value::Number(20.5)))), "o[0]")
-            .unwrap();
+        let o = observation_from_pb(&obs("°C", Some(value_to_pb(&Value::Number(20.5))))).unwrap();
         assert_eq!(o.entity, EntityId::parse("sensor/t-1").unwrap());
         assert_eq!(
             observation_to_pb(&o).value,
             Some(value_to_pb(&Value::Number(20.5)))
         );
-        let e = observation_from_pb(&obs("°F", Some(value_to_pb(&Value::Number(1.0)))), "o[2]")
+        let e = observation_from_pb(&obs("°F", Some(value_to_pb(&Value::Number(1.0)))))
+            .map_err(|e| e.within("o[2]"))
             .unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("o[2].unit", "wrong_unit"));
-        let e = observation_from_pb(&obs("", None), "o[1]").unwrap_err();
+        let e = observation_from_pb(&obs("", None))
+            .map_err(|e| e.within("o[1]"))
+            .unwrap_err();
         assert_eq!(e.field, "o[1].value");
         let mut bad = obs("", Some(value_to_pb(&Value::Number(1.0))));
         bad.measurand = "temprature".into();
         assert_eq!(
-            observation_from_pb(&bad, "o[0]").unwrap_err().field,
+            observation_from_pb(&bad)
+                .map_err(|e| e.within("o[0]"))
+                .unwrap_err()
+                .field,
             "o[0].measurand"
         );
         bad.entity = "robot/r2".into();
         assert_eq!(
-            observation_from_pb(&bad, "o[0]").unwrap_err().field,
+            observation_from_pb(&bad)
+                .map_err(|e| e.within("o[0]"))
+                .unwrap_err()
+                .field,
             "o[0].entity"
         );
     }

@@ -7,6 +7,7 @@
 mod auth;
 mod filter;
 mod limits;
+mod pace;
 mod service;
 mod sim;
 
@@ -73,6 +74,7 @@ pub async fn bind(
         runtime,
         sim,
         limits,
+        pace: Default::default(),
     };
     // tonic's own decoding limit is a backstop above ours, so that ours
     // answers first, with a message that names the limit.

@@ -1,7 +1,7 @@
 //! The `twin.v1.Twin` service: a thin mapping of each method onto the
 //! runtime, the store and the simulation control.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use twin_proto::v1::twin_server::Twin;
 
 use super::filter::{EntityFilter, zone_region};
 use super::limits::Limits;
+use super::pace::WatchPace;
 use super::sim::SimControl;
 use crate::bus::{Delivery, EntityDelivery, EntitySubscription, Filter, Subscription};
 use crate::runtime::Runtime;
@@ -26,6 +27,7 @@ pub struct TwinService {
     pub runtime: Arc<Runtime>,
     pub sim: Option<Arc<dyn SimControl>>,
     pub limits: Arc<Limits>,
+    pub pace: WatchPace,
 }
 
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -618,7 +620,7 @@ async fn ingest_batch(
     let mut good = Vec::with_capacity(batch.observations.len());
     let mut index = Vec::with_capacity(batch.observations.len());
     for (i, o) in batch.observations.iter().enumerate() {
-        match convert::observation_from_pb(o, &format!("observations[{i}]")) {
+        match convert::observation_from_pb(o).map_err(|e| e.within(&format!("observations[{i}]"))) {
             Ok(o) => {
                 good.push(o);
                 index.push(i);
@@ -745,13 +747,14 @@ impl TwinService {
                 events,
             }))
         };
-        let mut source = match entities {
+        let source = match entities {
             // A few entities: routed to this watcher alone by the bus's index.
-            Some(ids) => WatchSource::Entities(self.runtime.bus().subscribe_entities(
-                &ids,
-                types,
-                WATCH_BACKLOG,
-            )),
+            Some(ids) => WatchSource::Entities(
+                self.runtime
+                    .bus()
+                    .subscribe_entities(&ids, types, WATCH_BACKLOG),
+                HashMap::new(),
+            ),
             // Everything (of some types): the broadcast ring.
             None => WatchSource::All(
                 self.runtime.bus().subscribe(Filter {
@@ -761,42 +764,42 @@ impl TwinService {
                 None,
             ),
         };
-        let (tx, rx) = mpsc::channel::<Result<pb::WatchResponse, Status>>(64);
-        tokio::spawn(async move {
-            while let Some(next) = source.next().await {
-                let msg = match next {
-                    Err(missed) => pb::watch_response::Message::Lagged(pb::Lagged { missed }),
-                    Ok(events) => match batch(events) {
-                        Some(m) => m,
-                        None => continue,
-                    },
-                };
-                let response = pb::WatchResponse { message: Some(msg) };
-                if tx.send(Ok(response)).await.is_err() {
-                    break;
+        // Pulled by the connection as it can send: no task or channel of its
+        // own per watcher, and what a slow watcher has not taken waits in its
+        // bounded bus queue, where a loss is counted and reported.
+        let messages = futures::stream::unfold(
+            (source, self.pace.open(), None::<tokio::time::Instant>),
+            move |(mut source, open, sent)| async move {
+                if let Some(sent) = sent {
+                    // What arrives meanwhile waits in the bus's queue for
+                    // this watcher and goes out as one message.
+                    tokio::time::sleep_until(sent + open.interval()).await;
                 }
-                // What arrives meanwhile waits in the bus's queue for this
-                // watcher and goes out as one message.
-                tokio::time::sleep(WATCH_FLUSH).await;
-            }
-        });
-        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+                loop {
+                    let msg = match source.next().await? {
+                        Err(missed) => pb::watch_response::Message::Lagged(pb::Lagged { missed }),
+                        Ok(events) => match batch(events) {
+                            Some(m) => m,
+                            None => continue,
+                        },
+                    };
+                    let response = pb::WatchResponse { message: Some(msg) };
+                    let sent = Some(tokio::time::Instant::now());
+                    return Some((Ok(response), (source, open, sent)));
+                }
+            },
+        );
+        Box::pin(messages)
     }
 }
-
-/// The least time between two messages of a watch stream. Every message is
-/// a write on the watcher's connection: a thousand watchers of busy
-/// sensors sending each event alone would take a core from ingest. A screen
-/// gains nothing from more than twenty updates a second, and an idle stream
-/// still sends its first event at once.
-const WATCH_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Events an entity watcher may have waiting before the bus drops for it.
 const WATCH_BACKLOG: usize = 10_000;
 
 /// Where a watch stream's events come from.
 enum WatchSource {
-    Entities(EntitySubscription),
+    /// Watched entities, and their ids as written out so far.
+    Entities(EntitySubscription, HashMap<EntityId, String>),
     /// The broadcast ring, and a loss found while draining it, to report.
     All(Subscription, Option<u64>),
 }
@@ -806,9 +809,17 @@ impl WatchSource {
     /// some were lost); `None` once the bus is gone.
     async fn next(&mut self) -> Option<Result<Vec<pb::Event>, u64>> {
         Some(match self {
-            WatchSource::Entities(sub) => match sub.recv().await {
+            WatchSource::Entities(sub, names) => match sub.recv().await {
                 EntityDelivery::Lagged { missed } => Err(missed),
-                EntityDelivery::Events(e) => Ok(e.iter().map(convert::event_to_pb).collect()),
+                EntityDelivery::Events(e) => Ok(e
+                    .iter()
+                    .map(|e| {
+                        let name = names
+                            .entry(e.entity)
+                            .or_insert_with(|| e.entity.to_string());
+                        convert::event_to_pb_named(e, name.clone())
+                    })
+                    .collect()),
             },
             WatchSource::All(sub, lost) => {
                 if let Some(missed) = lost.take() {
