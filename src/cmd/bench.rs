@@ -88,6 +88,7 @@ pub fn main(args: Args) -> Result<()> {
                 "ingest_obs_per_s": f.ingest_obs_per_s,
                 "get_entity_p50_ms": f.get_entity_p50_ms,
                 "get_entity_p99_ms": f.get_entity_p99_ms,
+                "get_entity_p99_ms_runs": f.get_entity_p99_ms_runs,
                 "get_entity_rate": f.get_entity_rate,
                 "get_entity_sequential_ms": f.get_entity_sequential_ms,
                 "watchers": f.watchers,
@@ -103,8 +104,15 @@ pub fn main(args: Args) -> Result<()> {
                     f.ingest_obs_per_s / 1e6
                 );
                 println!(
-                    "GetEntity at {:.0}/s: p50 {:.3} ms, p99 {:.3} ms",
-                    f.get_entity_rate, f.get_entity_p50_ms, f.get_entity_p99_ms
+                    "GetEntity at {:.0}/s: p50 {:.3} ms, p99 {:.3} ms (runs: {})",
+                    f.get_entity_rate,
+                    f.get_entity_p50_ms,
+                    f.get_entity_p99_ms,
+                    f.get_entity_p99_ms_runs
+                        .iter()
+                        .map(|p| format!("{p:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 println!(
                     "{} watchers: {:.0} events/s delivered; ingest {:.2}M obs/s = {:.2} of alone",
