@@ -32,7 +32,7 @@ use crate::observation::{Observation, Quality};
 use crate::time::SimTime;
 use crate::value::Value;
 
-/// A head is sealed once its encoded samples reach this size.
+/// The mean size a head reaches before it is sealed (see [`seal_at`]).
 const CHUNK_BYTES: usize = 1024;
 /// Lock stripes over the heads, so shards rarely wait for each other.
 const STRIPES: usize = 32;
@@ -93,9 +93,24 @@ const WATERMARK: &str = "rollup_watermark";
 /// Roll-ups before this time (a day boundary) have been dropped.
 const ROLLUP_CUT: &str = "rollup_cut";
 
+fn series_hash(series: &Series) -> u64 {
+    series.0.raw() ^ (series.1 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 fn stripe(series: &Series) -> usize {
-    let h = series.0.raw() ^ (series.1 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((h >> 17) % STRIPES as u64) as usize
+    ((series_hash(series) >> 17) % STRIPES as u64) as usize
+}
+
+/// The size at which this series' head is sealed: fixed per series, spread
+/// over half to one and a half [`CHUNK_BYTES`].
+///
+/// Why not one size for all: a fleet of sensors created together at the same
+/// period would fill their heads in step and all seal in the same batch, one
+/// burst of writes (series × a chunk) every few dozen samples that stalls
+/// ingest. Spread sizes spread the seals over time at the same mean size.
+fn seal_at(series: &Series) -> usize {
+    let spread = series_hash(series).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40;
+    CHUNK_BYTES / 2 + (spread % CHUNK_BYTES as u64) as usize
 }
 
 fn chunk_key(series: &Series, hour: i32, first: SimTime, wal: u64) -> [u8; 30] {
@@ -249,6 +264,7 @@ impl History {
         if head.hour != hour && !head.bytes.is_empty() {
             seal(&series, head, sealed);
         }
+        let seal_size = seal_at(&series);
         if head.bytes.is_empty() {
             head.hour = hour;
             head.first = time;
@@ -263,7 +279,7 @@ impl History {
         };
         head.bytes = postcard::to_extend(&sample, std::mem::take(&mut head.bytes))
             .expect("samples serialise");
-        if head.bytes.len() >= CHUNK_BYTES {
+        if head.bytes.len() >= seal_size {
             seal(&series, head, sealed);
         }
     }
@@ -512,4 +528,41 @@ pub fn aggregate(samples: &[Sample], width: SimTime) -> Vec<(SimTime, Rollup)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    #[test]
+    fn seal_sizes_are_spread_around_the_mean_chunk() {
+        let sizes: Vec<usize> = (0..10_000)
+            .map(|i| {
+                let id = EntityId::new(Kind::Sensor, &format!("s{i}"));
+                seal_at(&(id, Measurand::Temperature))
+            })
+            .collect();
+        let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+        assert!(
+            *min >= CHUNK_BYTES / 2 && *min < CHUNK_BYTES * 6 / 10,
+            "min {min}"
+        );
+        assert!(
+            *max < CHUNK_BYTES * 3 / 2 && *max > CHUNK_BYTES * 14 / 10,
+            "max {max}"
+        );
+        assert!((mean - CHUNK_BYTES as f64).abs() < 20.0, "mean {mean}");
+        // Sizes in each tenth of the range: no lump where many series would
+        // still seal together.
+        let mut tenths = [0usize; 10];
+        for s in &sizes {
+            tenths[(s - CHUNK_BYTES / 2) * 10 / CHUNK_BYTES] += 1;
+        }
+        assert!(
+            tenths.iter().all(|&n| (800..1200).contains(&n)),
+            "{tenths:?}"
+        );
+    }
 }
