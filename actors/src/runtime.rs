@@ -11,7 +11,7 @@
 //! event-log hash, then publishes them. Callers then await each call before the
 //! next, so inputs are applied in one well-defined order.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use actix::prelude::*;
@@ -21,9 +21,10 @@ use twin_core::store::Store;
 use twin_core::{Command, EntityId, Event, EventLogHash, Kind, Observation, SimTime};
 
 use crate::bus::Bus;
-use crate::shard::UnknownPolicy;
+use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
-    Checkpoint, Commands, Create, Get, Ingest, ListResident, Resident, ShardActor, ShardReply, Tick,
+    Checkpoint, Commands, Create, Ingest, ListResident, Resident, ShardActor, ShardReply,
+    SharedCore, Tick, read,
 };
 
 #[derive(Clone, Debug)]
@@ -90,6 +91,8 @@ struct ActixThread {
 
 pub struct Runtime {
     shards: Vec<Addr<ShardActor>>,
+    /// Each shard's core, for reads that skip its mailbox (see `get`).
+    cores: Vec<SharedCore>,
     bus: Bus,
     store: Option<Store>,
     config: RuntimeConfig,
@@ -105,6 +108,10 @@ impl Runtime {
         let (workers, policy) = (config.workers.max(1), config.unknown);
         let history = config.history;
         let (s, b) = (store.clone(), bus.clone());
+        let cores: Vec<SharedCore> = (0..workers)
+            .map(|_| Arc::new(Mutex::new(ShardCore::new(store.clone(), policy))))
+            .collect();
+        let shared = cores.clone();
         let thread = std::thread::Builder::new()
             .name("twin-actors".into())
             .spawn(move || {
@@ -112,11 +119,11 @@ impl Runtime {
                 let arbiters = sys.block_on(async move {
                     let mut arbiters = Vec::new();
                     let mut addrs = Vec::new();
-                    for _ in 0..workers {
+                    for core in shared {
                         let arbiter = Arbiter::new();
                         let (s, b) = (s.clone(), b.clone());
                         addrs.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                            ShardActor::new(s, b, policy, history)
+                            ShardActor::new(core, s, b, history)
                         }));
                         arbiters.push(arbiter);
                     }
@@ -135,6 +142,7 @@ impl Runtime {
             .map_err(|_| RuntimeError::Start("actor system did not start".into()))?;
         Ok(Runtime {
             shards,
+            cores,
             bus,
             store,
             config,
@@ -153,10 +161,6 @@ impl Runtime {
 
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
-    }
-
-    fn shard_of(&self, id: EntityId) -> &Addr<ShardActor> {
-        &self.shards[id.shard(self.shards.len())]
     }
 
     /// Splits a batch into per-shard lists of (index, item).
@@ -325,13 +329,12 @@ impl Runtime {
         .await
     }
 
-    /// The current record of an entity, resident or passivated.
+    /// The current record of an entity, resident or passivated: read on the
+    /// caller's thread under the shard's lock, not through its mailbox, so
+    /// it shows every batch already acknowledged and waits at most for the
+    /// step of a batch the shard is in.
     pub async fn get(&self, id: EntityId) -> Result<Option<EntityRecord>, RuntimeError> {
-        self.shard_of(id)
-            .send(Get(id))
-            .await
-            .map_err(|_| RuntimeError::Stopped)?
-            .map_err(RuntimeError::Store)
+        read(&self.cores[id.shard(self.cores.len())], id).map_err(RuntimeError::Store)
     }
 
     /// Records of all resident entities, optionally of one kind, by id.

@@ -383,15 +383,9 @@ impl ShardCore {
         Some(record_of(&*self.hosted::<S>(e)))
     }
 
-    /// The current record of an entity, resident or passivated.
-    pub fn get(&mut self, id: EntityId) -> Result<Option<EntityRecord>, StoreError> {
-        if let Some(r) = self.snapshot(id) {
-            return Ok(Some(r));
-        }
-        match &self.store {
-            Some(s) => s.get_state(id),
-            None => Ok(None),
-        }
+    /// Where passivated entities live, if anywhere.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     /// Records of every resident entity, optionally of one kind.

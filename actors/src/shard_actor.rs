@@ -6,6 +6,15 @@
 //! In lockstep mode it does none of the publishing and returns its events,
 //! tagged with the index of the input that caused them, for the runtime to merge
 //! in a fixed order.
+//!
+//! The core sits behind a mutex that the actor takes per step of a batch:
+//! reads of one entity ([`read`]) take it directly from the caller's thread,
+//! so that a read costs no hop to the shard's thread and back (two
+//! cross-thread wake-ups, the bulk of a read's latency tail on a small
+//! machine). Everything that changes the core still goes through the actor,
+//! in its mailbox order.
+
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
 use twin_core::state::{Applied, EntityRecord, InputError};
@@ -13,7 +22,7 @@ use twin_core::store::Store;
 use twin_core::{Command, EntityId, Event, Kind, Observation, SimTime};
 
 use crate::bus::Bus;
-use crate::shard::{ShardCore, UnknownPolicy};
+use crate::shard::ShardCore;
 
 /// What a shard answers to a batch.
 #[derive(Debug, Default)]
@@ -32,8 +41,32 @@ pub struct ShardReply {
     pub store_error: Option<String>,
 }
 
+/// A shard's core, shared by its actor and the readers of [`read`].
+pub type SharedCore = Arc<Mutex<ShardCore>>;
+
+fn lock(core: &SharedCore) -> MutexGuard<'_, ShardCore> {
+    core.lock().expect("shard core lock poisoned")
+}
+
+/// The record of one entity, resident or passivated, read on the caller's
+/// thread. The store is read after the lock is let go, so a read of a
+/// passivated entity never holds up the shard.
+pub fn read(core: &SharedCore, id: EntityId) -> Result<Option<EntityRecord>, String> {
+    let store = {
+        let mut core = lock(core);
+        if let Some(r) = core.snapshot(id) {
+            return Ok(Some(r));
+        }
+        core.store().cloned()
+    };
+    match store {
+        Some(s) => s.get_state(id).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
 pub struct ShardActor {
-    core: ShardCore,
+    core: SharedCore,
     /// Reused buffer of resolved entities for a batch.
     resolved: Vec<Option<bevy_ecs::entity::Entity>>,
     bus: Bus,
@@ -42,9 +75,9 @@ pub struct ShardActor {
 }
 
 impl ShardActor {
-    pub fn new(store: Option<Store>, bus: Bus, policy: UnknownPolicy, history: bool) -> Self {
+    pub fn new(core: SharedCore, store: Option<Store>, bus: Bus, history: bool) -> Self {
         ShardActor {
-            core: ShardCore::new(store.clone(), policy),
+            core,
             resolved: Vec::new(),
             bus,
             store,
@@ -57,7 +90,7 @@ impl ShardActor {
     /// [`ShardActor::finish`], so that an event is published only once what it
     /// reports is stored.
     fn run<T>(
-        &mut self,
+        core: &mut ShardCore,
         items: &[(u32, T)],
         lockstep: bool,
         mut f: impl FnMut(&mut ShardCore, usize, &T) -> Result<Applied, InputError>,
@@ -65,8 +98,8 @@ impl ShardActor {
         let mut reply = ShardReply::default();
         let mut kept = Vec::with_capacity(items.len());
         for (pos, (idx, item)) in items.iter().enumerate() {
-            let before = self.core.events.len();
-            let result = f(&mut self.core, pos, item);
+            let before = core.events.len();
+            let result = f(core, pos, item);
             kept.push(matches!(result, Ok(_) | Err(InputError::OutOfOrder { .. })));
             match result {
                 Ok(Applied::Current) => {}
@@ -76,7 +109,7 @@ impl ShardActor {
             if lockstep {
                 reply
                     .events
-                    .extend(self.core.events.drain(before..).map(|e| (*idx, e)));
+                    .extend(core.events.drain(before..).map(|e| (*idx, e)));
             }
         }
         (reply, kept)
@@ -86,15 +119,17 @@ impl ShardActor {
     /// the notable ones to the event log), or in lockstep leaves them in the
     /// reply for the runtime to order.
     fn finish(&mut self, reply: &mut ShardReply, lockstep: bool) {
-        reply.commands = std::mem::take(&mut self.core.commands);
+        let mut core = lock(&self.core);
+        reply.commands = std::mem::take(&mut core.commands);
         if lockstep {
             reply.event_count = reply.events.len();
             return;
         }
         // Hand the events over and keep a buffer of the same size, so the next
         // batch does not regrow it from nothing.
-        let capacity = self.core.events.len();
-        let events = std::mem::replace(&mut self.core.events, Vec::with_capacity(capacity));
+        let capacity = core.events.len();
+        let events = std::mem::replace(&mut core.events, Vec::with_capacity(capacity));
+        drop(core);
         reply.event_count = events.len();
         if let Some(store) = &self.store {
             let notable: Vec<Event> = events
@@ -130,11 +165,13 @@ impl Handler<Ingest> for ShardActor {
 
     fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
         let mut resolved = std::mem::take(&mut self.resolved);
-        self.core
-            .resolve(msg.items.iter().map(|(_, o)| o.entity), &mut resolved);
-        let (mut reply, kept) = self.run(&msg.items, msg.lockstep, |core, pos, obs| {
-            core.observe_resolved(resolved[pos], obs)
-        });
+        let (mut reply, kept) = {
+            let mut core = lock(&self.core);
+            core.resolve(msg.items.iter().map(|(_, o)| o.entity), &mut resolved);
+            Self::run(&mut core, &msg.items, msg.lockstep, |core, pos, obs| {
+                core.observe_resolved(resolved[pos], obs)
+            })
+        };
         self.resolved = resolved;
         if let (Some(store), true) = (&self.store, self.history) {
             let accepted = msg
@@ -148,15 +185,16 @@ impl Handler<Ingest> for ShardActor {
             }
         }
         if msg.durable {
+            let mut core = lock(&self.core);
             let mut touched: Vec<EntityId> = msg
                 .items
                 .iter()
-                .filter(|(_, o)| self.core.is_resident(o.entity))
+                .filter(|(_, o)| core.is_resident(o.entity))
                 .map(|(_, o)| o.entity)
                 .collect();
             touched.sort_unstable();
             touched.dedup();
-            if let Err(e) = self.core.save(&touched) {
+            if let Err(e) = core.save(&touched) {
                 reply.store_error = Some(e.to_string());
             }
         }
@@ -177,9 +215,12 @@ impl Handler<Commands> for ShardActor {
     type Result = MessageResult<Commands>;
 
     fn handle(&mut self, msg: Commands, _: &mut Context<Self>) -> Self::Result {
-        let (mut reply, _) = self.run(&msg.items, msg.lockstep, |core, _, cmd| {
-            core.command(cmd).map(|()| Applied::Current)
-        });
+        let (mut reply, _) = Self::run(
+            &mut lock(&self.core),
+            &msg.items,
+            msg.lockstep,
+            |core, _, cmd| core.command(cmd).map(|()| Applied::Current),
+        );
         self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }
@@ -199,9 +240,12 @@ impl Handler<Create> for ShardActor {
 
     fn handle(&mut self, msg: Create, _: &mut Context<Self>) -> Self::Result {
         let now = msg.now;
-        let (mut reply, _) = self.run(&msg.items, msg.lockstep, |core, _, rec| {
-            core.create(rec.clone(), now).map(|()| Applied::Current)
-        });
+        let (mut reply, _) = Self::run(
+            &mut lock(&self.core),
+            &msg.items,
+            msg.lockstep,
+            |core, _, rec| core.create(rec.clone(), now).map(|()| Applied::Current),
+        );
         self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }
@@ -220,32 +264,22 @@ impl Handler<Tick> for ShardActor {
     type Result = MessageResult<Tick>;
 
     fn handle(&mut self, msg: Tick, _: &mut Context<Self>) -> Self::Result {
-        self.core.tick(msg.now);
         let mut reply = ShardReply::default();
-        if msg.lockstep {
-            // Tick events are ordered by entity by the runtime.
-            reply.events = self.core.events.drain(..).map(|e| (0, e)).collect();
+        {
+            let mut core = lock(&self.core);
+            core.tick(msg.now);
+            if msg.lockstep {
+                // Tick events are ordered by entity by the runtime.
+                reply.events = core.events.drain(..).map(|e| (0, e)).collect();
+            }
         }
         self.finish(&mut reply, msg.lockstep);
         if let Some(idle) = msg.passivate_after
-            && let Err(e) = self.core.passivate_idle(msg.now, idle)
+            && let Err(e) = lock(&self.core).passivate_idle(msg.now, idle)
         {
             reply.store_error = Some(e.to_string());
         }
         MessageResult(reply)
-    }
-}
-
-/// The record of one entity, resident or passivated.
-#[derive(Message)]
-#[rtype(result = "Result<Option<EntityRecord>, String>")]
-pub struct Get(pub EntityId);
-
-impl Handler<Get> for ShardActor {
-    type Result = Result<Option<EntityRecord>, String>;
-
-    fn handle(&mut self, msg: Get, _: &mut Context<Self>) -> Self::Result {
-        self.core.get(msg.0).map_err(|e| e.to_string())
     }
 }
 
@@ -258,7 +292,7 @@ impl Handler<ListResident> for ShardActor {
     type Result = MessageResult<ListResident>;
 
     fn handle(&mut self, msg: ListResident, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.core.resident_records(msg.0))
+        MessageResult(lock(&self.core).resident_records(msg.0))
     }
 }
 
@@ -271,7 +305,7 @@ impl Handler<Checkpoint> for ShardActor {
     type Result = Result<usize, String>;
 
     fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
-        self.core.checkpoint().map_err(|e| e.to_string())
+        lock(&self.core).checkpoint().map_err(|e| e.to_string())
     }
 }
 
@@ -284,6 +318,6 @@ impl Handler<Resident> for ShardActor {
     type Result = usize;
 
     fn handle(&mut self, _: Resident, _: &mut Context<Self>) -> usize {
-        self.core.resident()
+        lock(&self.core).resident()
     }
 }
