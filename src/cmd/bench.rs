@@ -108,11 +108,7 @@ pub fn main(args: Args) -> Result<()> {
                     f.get_entity_rate,
                     f.get_entity_p50_ms,
                     f.get_entity_p99_ms,
-                    f.get_entity_p99_ms_runs
-                        .iter()
-                        .map(|p| format!("{p:.3}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    joined(&f.get_entity_p99_ms_runs, |p| format!("{p:.3}"))
                 );
                 println!(
                     "{} watchers: {:.0} events/s delivered; ingest {:.2}M obs/s = {:.2} of alone",
@@ -309,7 +305,8 @@ struct WorldBench {
     /// One-second ticks timed.
     #[arg(long, default_value_t = 30)]
     ticks: usize,
-    /// Runs of the world figure; the median is reported.
+    /// Runs of the world figure (each on two threads and on one) and
+    /// replays of the recording; the median of each is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// Scale of the factory recorded for the replay figure.
@@ -375,6 +372,7 @@ fn world(b: WorldBench) -> Result<()> {
         b.replay_scale,
         b.replay_for,
         b.workers,
+        b.runs,
     ))?;
     let (mesa_updates, mesa_error) = if !b.no_mesa {
         match mesa(w.entities, b.mesa_ticks) {
@@ -396,6 +394,7 @@ fn world(b: WorldBench) -> Result<()> {
         "world_updates_per_s_one_thread": one.updates_per_s,
         "replay_events_per_s": r.inputs_per_s,
         "replay_twin_events_per_s": r.events_per_s,
+        "replay_runs": r.runs_inputs_per_s,
         "replay_inputs": r.inputs,
         "replay_entities": r.entities,
         "replay_hashes_checked": r.hashes_checked,
@@ -417,11 +416,12 @@ fn world(b: WorldBench) -> Result<()> {
             one.updates_per_s / 1e6
         );
         println!(
-            "replay: {:.2}M inputs/s ({} inputs into {} entities, {} hashes checked)",
+            "replay: {:.2}M inputs/s ({} inputs into {} entities, {} hashes checked; runs: {})",
             r.inputs_per_s / 1e6,
             r.inputs,
             r.entities,
-            r.hashes_checked
+            r.hashes_checked,
+            joined(&r.runs_inputs_per_s, |x| format!("{:.2}M", x / 1e6))
         );
         match (mesa_updates, ratio, ratio_one) {
             (Some(m), Some(x), Some(x1)) => {
@@ -431,4 +431,12 @@ fn world(b: WorldBench) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each run's figure, formatted, in the order the runs went.
+fn joined(runs: &[f64], format: impl Fn(f64) -> String) -> String {
+    runs.iter()
+        .map(|x| format(*x))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
