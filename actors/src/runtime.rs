@@ -24,7 +24,7 @@ use crate::bus::Bus;
 use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
     Checkpoint, Commands, Create, Ingest, ListResident, Resident, ShardActor, ShardReply,
-    SharedCore, Tick, read,
+    SharedCore, Tick, lock, read,
 };
 
 #[derive(Clone, Debug)]
@@ -204,7 +204,7 @@ impl Runtime {
             .map(|(p, addr)| addr.send(make(p)));
         let replies = join_all(sends).await;
         let mut report = BatchReport::default();
-        let mut events: Vec<(u32, Event)> = Vec::new();
+        let mut events: Vec<(u32, Event, u64)> = Vec::new();
         let mut store_error = None;
         for reply in replies {
             let reply: ShardReply = reply.map_err(|_| RuntimeError::Stopped)?;
@@ -229,13 +229,18 @@ impl Runtime {
     }
 
     /// Lockstep: order, log, hash and publish the events of one call.
-    fn log_in_order(&self, mut events: Vec<(u32, Event)>) -> Result<(), RuntimeError> {
-        events.sort_by_key(|(i, e)| (*i, e.entity));
-        let events: Vec<Event> = events.into_iter().map(|(_, e)| e).collect();
-        {
+    fn log_in_order(&self, mut events: Vec<(u32, Event, u64)>) -> Result<(), RuntimeError> {
+        events.sort_by_key(|(i, e, _)| (*i, e.entity));
+        let events: Vec<Event> = {
             let mut log = self.log.lock().expect("log lock poisoned");
-            events.iter().for_each(|e| log.push(e));
-        }
+            events
+                .into_iter()
+                .map(|(_, e, digest)| {
+                    log.push_digest(digest);
+                    e
+                })
+                .collect()
+        };
         if let Some(store) = &self.store {
             let notable: Vec<Event> = events
                 .iter()
@@ -383,10 +388,13 @@ impl Runtime {
         (log.count(), log.digest())
     }
 
-    /// Lockstep: the running hash of each entity's events, for `ids`.
+    /// Lockstep: the running hash of each entity's events, for `ids`. Each
+    /// shard keeps its own entities' chains; all shards are held at once so
+    /// the hashes are of one moment.
     pub fn entity_log_hashes(&self, ids: impl Iterator<Item = EntityId>) -> Vec<u64> {
-        let log = self.log.lock().expect("log lock poisoned");
-        ids.map(|id| log.entity_digest(id)).collect()
+        let cores: Vec<_> = self.cores.iter().map(lock).collect();
+        ids.map(|id| cores[id.shard(cores.len())].chains.get(id))
+            .collect()
     }
 
     /// Checkpoints, then stops the actor threads.

@@ -17,7 +17,9 @@ use twin_core::state::{
     ParcelState, SensorState, VehicleState, ZoneState,
 };
 use twin_core::store::{Store, StoreError};
-use twin_core::{Command, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime};
+use twin_core::{
+    Command, EntityChains, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime,
+};
 
 /// What to do with an observation for an entity nobody created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,6 +100,8 @@ pub struct ShardCore {
     /// Outputs of the inputs handled since the caller last drained them.
     pub events: Vec<Event>,
     pub commands: Vec<Command>,
+    /// Lockstep: the event-log chain of each entity of this shard.
+    pub chains: EntityChains,
 }
 
 impl ShardCore {
@@ -118,6 +122,7 @@ impl ShardCore {
             policy,
             events: Vec::new(),
             commands: Vec::new(),
+            chains: EntityChains::default(),
         }
     }
 
@@ -381,6 +386,16 @@ impl ShardCore {
 
     fn snapshot_as<S: Hostable>(&mut self, e: Entity) -> Option<EntityRecord> {
         Some(record_of(&*self.hosted::<S>(e)))
+    }
+
+    /// Lockstep: moves the events from `from` on into `out`, tagged with
+    /// `index`, each folded into its entity's chain with its digest.
+    pub fn drain_logged(&mut self, from: usize, index: u32, out: &mut Vec<(u32, Event, u64)>) {
+        let chains = &mut self.chains;
+        out.extend(self.events.drain(from..).map(|e| {
+            let digest = chains.push(&e);
+            (index, e, digest)
+        }));
     }
 
     /// Where passivated entities live, if anywhere.

@@ -31,8 +31,9 @@ pub struct ShardReply {
     pub errors: Vec<(u32, InputError)>,
     /// Inputs accepted but older than the current value (history only).
     pub history_only: u32,
-    /// Lockstep only: events tagged with the index of their input.
-    pub events: Vec<(u32, Event)>,
+    /// Lockstep only: events tagged with the index of their input, each
+    /// with its digest for the event-log hash.
+    pub events: Vec<(u32, Event, u64)>,
     /// Commands to forward to the world or a live sink.
     pub commands: Vec<Command>,
     /// Events produced (published or returned).
@@ -44,7 +45,9 @@ pub struct ShardReply {
 /// A shard's core, shared by its actor and the readers of [`read`].
 pub type SharedCore = Arc<Mutex<ShardCore>>;
 
-fn lock(core: &SharedCore) -> MutexGuard<'_, ShardCore> {
+/// Takes a shard's core; a poisoned lock means a shard panicked mid-batch,
+/// and its state can no longer be trusted.
+pub fn lock(core: &SharedCore) -> MutexGuard<'_, ShardCore> {
     core.lock().expect("shard core lock poisoned")
 }
 
@@ -107,9 +110,7 @@ impl ShardActor {
                 Err(e) => reply.errors.push((*idx, e)),
             }
             if lockstep {
-                reply
-                    .events
-                    .extend(core.events.drain(before..).map(|e| (*idx, e)));
+                core.drain_logged(before, *idx, &mut reply.events);
             }
         }
         (reply, kept)
@@ -270,7 +271,7 @@ impl Handler<Tick> for ShardActor {
             core.tick(msg.now);
             if msg.lockstep {
                 // Tick events are ordered by entity by the runtime.
-                reply.events = core.events.drain(..).map(|e| (0, e)).collect();
+                core.drain_logged(0, 0, &mut reply.events);
             }
         }
         self.finish(&mut reply, msg.lockstep);

@@ -129,14 +129,15 @@ fn encode(event: &Event, mut buf: Vec<u8>) -> Vec<u8> {
 }
 
 /// A running hash over an ordered event stream: equal hashes mean equal logs.
-/// It also keeps a running hash per entity, so that where two logs differ
-/// can be told by entity.
+///
+/// It folds in each event's digest ([`EntityChains::push`] computes it), so
+/// that the costly part (encoding and hashing the event) is done where the
+/// event is made, by each shard on its own thread, and only the ordered
+/// fold is left to the thread that merges the shards' streams.
 #[derive(Clone)]
 pub struct EventLogHash {
     hasher: xxhash_rust::xxh3::Xxh3,
     count: u64,
-    buf: Vec<u8>,
-    per_entity: crate::id::IdMap<u64>,
 }
 
 impl Default for EventLogHash {
@@ -144,23 +145,14 @@ impl Default for EventLogHash {
         EventLogHash {
             hasher: xxhash_rust::xxh3::Xxh3::new(),
             count: 0,
-            buf: Vec::new(),
-            per_entity: Default::default(),
         }
     }
 }
 
 impl EventLogHash {
-    pub fn push(&mut self, event: &Event) {
-        self.buf.clear();
-        let bytes = encode(event, std::mem::take(&mut self.buf));
-        // Each event is hashed once; the log and the entity's own chain then
-        // fold in that digest (order-sensitive both).
-        let digest = xxhash_rust::xxh3::xxh3_64(&bytes);
+    /// Folds in the next event's digest (order-sensitive).
+    pub fn push_digest(&mut self, digest: u64) {
         self.hasher.update(&digest.to_le_bytes());
-        let h = self.per_entity.entry(event.entity).or_insert(0);
-        *h = (h.rotate_left(23) ^ digest).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.buf = bytes;
         self.count += 1;
     }
     pub fn count(&self) -> u64 {
@@ -169,8 +161,32 @@ impl EventLogHash {
     pub fn digest(&self) -> u64 {
         self.hasher.digest()
     }
+}
+
+/// A running hash per entity over its own events, so that where two logs
+/// differ can be told by entity. A chain depends only on the order of its
+/// entity's events, not on how they interleave with others', so each shard
+/// keeps the chains of its own entities.
+#[derive(Clone, Default)]
+pub struct EntityChains {
+    buf: Vec<u8>,
+    per_entity: crate::id::IdMap<u64>,
+}
+
+impl EntityChains {
+    /// Hashes `event` once, folds the digest into its entity's chain and
+    /// returns it, for the log's [`EventLogHash::push_digest`].
+    pub fn push(&mut self, event: &Event) -> u64 {
+        self.buf.clear();
+        let bytes = encode(event, std::mem::take(&mut self.buf));
+        let digest = xxhash_rust::xxh3::xxh3_64(&bytes);
+        self.buf = bytes;
+        let h = self.per_entity.entry(event.entity).or_insert(0);
+        *h = (h.rotate_left(23) ^ digest).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        digest
+    }
     /// The running hash of one entity's events (0 when it has none).
-    pub fn entity_digest(&self, entity: crate::id::EntityId) -> u64 {
+    pub fn get(&self, entity: crate::id::EntityId) -> u64 {
         self.per_entity.get(&entity).copied().unwrap_or(0)
     }
 }

@@ -24,7 +24,7 @@ pub mod time;
 pub mod value;
 
 pub use command::{Action, Command};
-pub use event::{AlertId, Event, EventBody, EventLogHash, EventType, Severity};
+pub use event::{AlertId, EntityChains, Event, EventBody, EventLogHash, EventType, Severity};
 pub use id::{EntityId, IdMap, Kind};
 pub use measurand::Measurand;
 pub use observation::{Observation, Quality, Source};
