@@ -107,7 +107,7 @@ impl Runtime {
         let (tx, rx) = std::sync::mpsc::channel();
         let (workers, policy) = (config.workers.max(1), config.unknown);
         let history = config.history;
-        let (s, b) = (store.clone(), bus.clone());
+        let b = bus.clone();
         let cores: Vec<SharedCore> = (0..workers)
             .map(|_| Arc::new(Mutex::new(ShardCore::new(store.clone(), policy))))
             .collect();
@@ -121,9 +121,9 @@ impl Runtime {
                     let mut addrs = Vec::new();
                     for core in shared {
                         let arbiter = Arbiter::new();
-                        let (s, b) = (s.clone(), b.clone());
+                        let b = b.clone();
                         addrs.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
-                            ShardActor::new(core, s, b, history)
+                            ShardActor::new(core, b, history)
                         }));
                         arbiters.push(arbiter);
                     }

@@ -73,12 +73,15 @@ pub struct ShardActor {
     /// Reused buffer of resolved entities for a batch.
     resolved: Vec<Option<bevy_ecs::entity::Entity>>,
     bus: Bus,
+    /// The core's store, held here too so that a batch's I/O runs without
+    /// the core's lock.
     store: Option<Store>,
     history: bool,
 }
 
 impl ShardActor {
-    pub fn new(core: SharedCore, store: Option<Store>, bus: Bus, history: bool) -> Self {
+    pub fn new(core: SharedCore, bus: Bus, history: bool) -> Self {
+        let store = lock(&core).store().cloned();
         ShardActor {
             core,
             resolved: Vec::new(),

@@ -152,12 +152,11 @@ fn quality_from_pb(q: pb::Quality) -> Quality {
     }
 }
 
-/// An observation from the wire; `at` is its field path, e.g.
-/// `observations[3]`. The unit, when given, must be the measurand's.
-/// An observation from the wire; an error names the field relative to the
-/// observation (`unit`), for the caller to place with [`FieldError::within`]
-/// (ingest converts a million a second: no field path is written unless
-/// something is wrong).
+/// An observation from the wire. The unit, when given, must be the
+/// measurand's. An error names the field relative to the observation
+/// (`unit`), for the caller to place with [`FieldError::within`] (ingest
+/// converts a million a second: no field path is written unless something
+/// is wrong).
 pub fn observation_from_pb(o: &pb::Observation) -> Result<Observation, FieldError> {
     let entity = entity_id(&o.entity, "entity")?;
     let m = measurand(&o.measurand, "measurand")?;

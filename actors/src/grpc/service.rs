@@ -1,7 +1,7 @@
 //! The `twin.v1.Twin` service: a thin mapping of each method onto the
 //! runtime, the store and the simulation control.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 use twin_core::store::{Resolution, Store};
-use twin_core::{EntityId, EntityRecord, EventType, Measurand, SimTime, Value};
+use twin_core::{EntityId, EntityRecord, EventType, IdMap, Measurand, SimTime, Value};
 use twin_proto::convert::{self, FieldError};
 use twin_proto::v1 as pb;
 use twin_proto::v1::twin_server::Twin;
@@ -753,7 +753,7 @@ impl TwinService {
                 self.runtime
                     .bus()
                     .subscribe_entities(&ids, types, WATCH_BACKLOG),
-                HashMap::new(),
+                IdMap::default(),
             ),
             // Everything (of some types): the broadcast ring.
             None => WatchSource::All(
@@ -799,7 +799,7 @@ const WATCH_BACKLOG: usize = 10_000;
 /// Where a watch stream's events come from.
 enum WatchSource {
     /// Watched entities, and their ids as written out so far.
-    Entities(EntitySubscription, HashMap<EntityId, String>),
+    Entities(EntitySubscription, IdMap<String>),
     /// The broadcast ring, and a loss found while draining it, to report.
     All(Subscription, Option<u64>),
 }

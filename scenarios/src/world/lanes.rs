@@ -70,7 +70,7 @@ impl Lanes {
     }
 }
 
-/// Which lane the `n`-th spawned entity goes to.
+/// Spawns the `n`-th world entity in its lane: even to lane 0, odd to 1.
 pub fn spawn_in_lane(ecs: &mut World, n: usize, bundle: impl Bundle) -> Entity {
     if n.is_multiple_of(2) {
         ecs.spawn((Lane0, bundle)).id()
