@@ -34,6 +34,16 @@ use crate::value::Value;
 
 /// The mean size a head reaches before it is sealed (see [`seal_at`]).
 const CHUNK_BYTES: usize = 1024;
+/// Every this many writes, sled's log buffer is written out.
+///
+/// Why: sled 0.34 writes its log buffer when it is full (16 MiB here), at its
+/// 500 ms flush, or when a batch begins. A page read back from disk must wait
+/// until its log buffer is written, and under sustained load that wait can
+/// hang for good (sled issue #1412; seen here with buffers left to fill).
+/// Writing the buffer out every few batches keeps what is not yet on disk to
+/// a few milliseconds of writes, as a batch per write did, at a fraction of
+/// that cost (one small file write and a wake-up of sled's I/O threads each).
+const ROLL_EVERY: u64 = 8;
 /// Lock stripes over the heads, so shards rarely wait for each other.
 const STRIPES: usize = 32;
 
@@ -77,6 +87,9 @@ struct Decoded {
 }
 
 type HeadMap = hashbrown::HashMap<Series, Head, IdBuildHasher>;
+
+/// Chunks sealed while the heads were locked, to be written after.
+type Sealed = Vec<([u8; 30], Vec<u8>)>;
 
 pub(super) struct History {
     wal: sled::Tree,
@@ -168,16 +181,20 @@ impl History {
 
     /// Replays WAL blocks not yet truncated into the heads.
     fn recover(&self) -> Result<()> {
-        let mut sealed = sled::Batch::default();
+        let mut sealed = Sealed::new();
         for item in self.wal.iter() {
             let (k, v) = item?;
             let seq = keys::u64_from(&k);
             let samples: Vec<WalSample> =
                 postcard::from_bytes(&v).map_err(corrupt(|| format!("wal block {seq}")))?;
             for s in &samples {
-                self.append(
-                    s.entity,
-                    s.measurand,
+                let series = (s.entity, s.measurand);
+                let mut heads = self.heads[stripe(&series)]
+                    .lock()
+                    .expect("head lock poisoned");
+                append(
+                    &mut heads,
+                    series,
                     s.time,
                     s.seq,
                     &s.value,
@@ -187,7 +204,7 @@ impl History {
                 );
             }
         }
-        self.chunks.apply_batch(sealed)?;
+        self.put_chunks(sealed)?;
         Ok(())
     }
 
@@ -212,76 +229,50 @@ impl History {
         let bytes = postcard::to_stdvec(&block).expect("observations serialise");
         self.wal.insert(wal_seq.to_be_bytes(), bytes)?;
         let watermark = self.watermark()?;
-        let mut sealed = sled::Batch::default();
+        let mut sealed = Sealed::new();
         let mut late = Vec::new();
-        for o in observations {
-            self.append(
-                o.entity,
-                o.measurand,
-                o.time,
-                o.seq,
-                &o.value,
-                o.quality,
-                wal_seq,
-                &mut sealed,
-            );
+        for o in &observations {
             let h = keys::hour_of(o.time);
             if h < watermark && !late.contains(&h) {
                 late.push(h);
             }
         }
-        self.chunks.apply_batch(sealed)?;
+        for (stripe, run) in by_stripe(&observations) {
+            let mut heads = self.heads[stripe].lock().expect("head lock poisoned");
+            // Fetch every head of the run before writing any: the lookups are
+            // independent, so their cache misses overlap instead of queueing
+            // one behind the other as they would in one loop that also writes.
+            for o in &run {
+                if let Some(head) = heads.get(&(o.entity, o.measurand)) {
+                    // Loading the last byte brings in the line the next
+                    // sample is written to.
+                    std::hint::black_box(head.bytes.last().copied());
+                }
+            }
+            for o in run {
+                append(
+                    &mut heads,
+                    (o.entity, o.measurand),
+                    o.time,
+                    o.seq,
+                    &o.value,
+                    o.quality,
+                    wal_seq,
+                    &mut sealed,
+                );
+            }
+        }
+        self.put_chunks(sealed)?;
+        if wal_seq % ROLL_EVERY == ROLL_EVERY - 1 {
+            // An empty batch: sled starts each batch by writing out its log
+            // buffer (see `put_chunks`).
+            self.chunks.apply_batch(sled::Batch::default())?;
+        }
         for h in late {
             // A sample for an hour already rolled up: redo it at next compaction.
             self.dirty.insert(keys::hour_key(h), &[])?;
         }
         Ok(())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn append(
-        &self,
-        entity: EntityId,
-        measurand: Measurand,
-        time: SimTime,
-        seq: u64,
-        value: &Value,
-        quality: Quality,
-        wal_seq: u64,
-        sealed: &mut sled::Batch,
-    ) {
-        let series = (entity, measurand);
-        let hour = keys::hour_of(time);
-        let mut heads = self.heads[stripe(&series)]
-            .lock()
-            .expect("head lock poisoned");
-        let head = heads.entry(series).or_insert_with(|| Head {
-            hour,
-            first: time,
-            wal_min: wal_seq,
-            bytes: Vec::new(),
-        });
-        if head.hour != hour && !head.bytes.is_empty() {
-            seal(&series, head, sealed);
-        }
-        let seal_size = seal_at(&series);
-        if head.bytes.is_empty() {
-            head.hour = hour;
-            head.first = time;
-            head.wal_min = wal_seq;
-        }
-        head.wal_min = head.wal_min.min(wal_seq);
-        let sample = Encoded {
-            time,
-            seq,
-            value,
-            quality,
-        };
-        head.bytes = postcard::to_extend(&sample, std::mem::take(&mut head.bytes))
-            .expect("samples serialise");
-        if head.bytes.len() >= seal_size {
-            seal(&series, head, sealed);
-        }
     }
 
     /// Raw samples of a series with `from <= time < to`, in time order.
@@ -375,7 +366,7 @@ impl History {
         let mut report = super::CompactReport::default();
         let current = keys::hour_of(now);
         // 1. Seal heads whose hour has closed (this also frees idle series).
-        let mut sealed = sled::Batch::default();
+        let mut sealed = Sealed::new();
         let mut wal_min = self.next_wal.load(Ordering::Relaxed);
         for stripe in &self.heads {
             let mut heads = stripe.lock().expect("head lock poisoned");
@@ -394,7 +385,7 @@ impl History {
                 }
             });
         }
-        self.chunks.apply_batch(sealed)?;
+        self.put_chunks(sealed)?;
         // 2. WAL blocks below every head's oldest block are fully sealed.
         let mut batch = sled::Batch::default();
         for item in self.wal.range(..wal_min.to_be_bytes()) {
@@ -488,6 +479,20 @@ impl History {
         Ok(n)
     }
 
+    /// Writes sealed chunks one insert each.
+    ///
+    /// Not as a `sled::Batch`: sled starts every batch by sealing and
+    /// writing out its current log buffer, so a batch per ingest would turn a
+    /// stream of batches into one small file write (and a wake-up of every
+    /// sled I/O thread) each. Chunks need no atomicity: each stands alone,
+    /// and until the WAL is truncated the samples are also there.
+    fn put_chunks(&self, sealed: Sealed) -> Result<()> {
+        for (key, bytes) in sealed {
+            self.chunks.insert(key, bytes)?;
+        }
+        Ok(())
+    }
+
     /// Series with unsealed samples in memory.
     pub(super) fn open_heads(&self) -> usize {
         self.heads
@@ -507,9 +512,66 @@ impl Serialize for WalRecord<'_> {
     }
 }
 
-fn seal(series: &Series, head: &mut Head, sealed: &mut sled::Batch) {
+/// Appends one sample to its series' head in a locked stripe, sealing the
+/// head when its hour changes or it reaches its size.
+#[allow(clippy::too_many_arguments)]
+fn append(
+    heads: &mut HeadMap,
+    series: Series,
+    time: SimTime,
+    seq: u64,
+    value: &Value,
+    quality: Quality,
+    wal_seq: u64,
+    sealed: &mut Sealed,
+) {
+    let hour = keys::hour_of(time);
+    let head = heads.entry(series).or_insert_with(|| Head {
+        hour,
+        first: time,
+        wal_min: wal_seq,
+        bytes: Vec::new(),
+    });
+    if head.hour != hour && !head.bytes.is_empty() {
+        seal(&series, head, sealed);
+    }
+    let seal_size = seal_at(&series);
+    if head.bytes.is_empty() {
+        head.hour = hour;
+        head.first = time;
+        head.wal_min = wal_seq;
+    }
+    head.wal_min = head.wal_min.min(wal_seq);
+    let sample = Encoded {
+        time,
+        seq,
+        value,
+        quality,
+    };
+    head.bytes =
+        postcard::to_extend(&sample, std::mem::take(&mut head.bytes)).expect("samples serialise");
+    if head.bytes.len() >= seal_size {
+        seal(&series, head, sealed);
+    }
+}
+
+/// The observations of a batch grouped by head stripe, each group in batch
+/// order (so a series' samples keep their order).
+fn by_stripe<'a>(observations: &[&'a Observation]) -> Vec<(usize, Vec<&'a Observation>)> {
+    let mut groups: Vec<Vec<&Observation>> = vec![Vec::new(); STRIPES];
+    for o in observations {
+        groups[stripe(&(o.entity, o.measurand))].push(o);
+    }
+    groups
+        .into_iter()
+        .enumerate()
+        .filter(|(_, g)| !g.is_empty())
+        .collect()
+}
+
+fn seal(series: &Series, head: &mut Head, sealed: &mut Sealed) {
     let key = chunk_key(series, head.hour, head.first, head.wal_min);
-    sealed.insert(&key, std::mem::take(&mut head.bytes));
+    sealed.push((key, std::mem::take(&mut head.bytes)));
 }
 
 /// Aggregates time-ordered samples into buckets of `width`.
