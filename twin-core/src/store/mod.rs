@@ -5,8 +5,9 @@
 //!   checkpoints and durable ingests);
 //! - `events`: the append-only event log keyed by (time, seq);
 //! - `wal`, `chunks`: raw history, written as whole batches and sealed into
-//!   per-series chunks (see [`history`](self::history)), kept for the raw
-//!   retention (30 days by default);
+//!   per-series chunks (see [`history`](self::history)); the WAL is trimmed
+//!   as chunks are sealed, the chunks are kept for the raw retention (30 days
+//!   by default);
 //! - `r5m`, `r1h`: 5-minute and hourly roll-ups (count, min, max, mean) keyed
 //!   by (entity, measurand, bucket), kept for the roll-up retention (12 months);
 //! - `rel_fwd`, `rel_rev`: relationships indexed both ways;
@@ -335,7 +336,7 @@ impl Store {
     }
 
     /// Seals the history of every closed hour (before the hour of `now`),
-    /// truncates the write-ahead log, rolls closed hours up, then drops raw
+    /// trims the write-ahead log (which writes also trim as they go), rolls closed hours up, then drops raw
     /// samples and roll-ups past their retention. Idempotent: after a crash it
     /// simply redoes the work.
     pub fn compact(&self, now: SimTime) -> Result<CompactReport> {
