@@ -46,9 +46,9 @@ const CHUNK_BYTES: usize = 1024;
 const ROLL_EVERY: u64 = 8;
 /// Every this many writes, the WAL is trimmed (see [`History::trim_wal`]).
 const TRIM_EVERY: u64 = 1024;
-/// WAL blocks kept behind the newest at most: a head still holding samples
-/// of an older block is sealed early, however small, so that the log is not
-/// held back by a series that has gone quiet.
+/// WAL blocks kept behind the newest, on average (see [`wal_keep`]): a head
+/// still holding samples of an older block is sealed early, however small,
+/// so that the log is not held back by a series that has gone quiet.
 const WAL_KEEP: u64 = 32_768;
 /// Lock stripes over the heads, so shards rarely wait for each other.
 const STRIPES: usize = 32;
@@ -146,8 +146,21 @@ fn stripe(series: &Series) -> usize {
 /// burst of writes (series × a chunk) every few dozen samples that stalls
 /// ingest. Spread sizes spread the seals over time at the same mean size.
 fn seal_at(series: &Series) -> usize {
-    let spread = series_hash(series).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40;
-    CHUNK_BYTES / 2 + (spread % CHUNK_BYTES as u64) as usize
+    spread(series, CHUNK_BYTES as u64) as usize
+}
+
+/// How many WAL blocks this series' head may hold before a trim seals it:
+/// spread around [`WAL_KEEP`] like [`seal_at`], and for the same reason, as
+/// heads restarted together (at the start, or when an hour closes) would
+/// otherwise all be sealed by the same trim.
+fn wal_keep(series: &Series) -> u64 {
+    spread(series, WAL_KEEP)
+}
+
+/// A value fixed per series, spread evenly over `[mean / 2, mean * 3 / 2)`.
+fn spread(series: &Series, mean: u64) -> u64 {
+    let h = series_hash(series).wrapping_mul(0xD6E8_FEB8_6659_FD93) >> 40;
+    mean / 2 + h % mean
 }
 
 fn chunk_key(series: &Series, hour: i32, first: SimTime, wal: u64) -> [u8; 30] {
@@ -268,7 +281,7 @@ impl History {
         if wal_seq % TRIM_EVERY == TRIM_EVERY - 1
             && let Ok(_one) = self.trimming.try_lock()
         {
-            self.trim_wal(WAL_KEEP)?;
+            self.trim_wal(true)?;
         }
         Ok(())
     }
@@ -434,7 +447,7 @@ impl History {
         // 2. WAL blocks below every head's oldest block are fully sealed.
         {
             let _one = self.trimming.lock().expect("trim lock poisoned");
-            report.wal_blocks_removed += self.trim_wal(u64::MAX)?;
+            report.wal_blocks_removed += self.trim_wal(false)?;
         }
         // 3. Roll up closed hours not yet rolled up, and hours with late data.
         let mut hours: Vec<i32> = Vec::new();
@@ -522,17 +535,19 @@ impl History {
         Ok(n)
     }
 
-    /// Removes the WAL blocks whose samples are all in sealed chunks, first
-    /// sealing every head that still holds a block more than `keep` blocks
-    /// behind the newest; returns the blocks removed. The caller holds
+    /// Removes the WAL blocks whose samples are all in sealed chunks; returns
+    /// how many. With `seal_stale`, first seals every head that holds a block
+    /// more than its [`wal_keep`] behind the newest. The caller holds
     /// `trimming`.
     ///
     /// Why not only at compaction: at a million samples a second the WAL
     /// grows by some 30 MB/s, and an hour of it would fill a disk before the
-    /// hour closes.
-    fn trim_wal(&self, keep: u64) -> Result<u64> {
+    /// hour closes; and a series gone quiet would hold it all back.
+    fn trim_wal(&self, seal_stale: bool) -> Result<u64> {
         let settled = self.wal_seqs.lock().expect("wal lock poisoned").settled();
-        let cutoff = settled.saturating_sub(keep);
+        let stale = |series: &Series, head: &Head| {
+            seal_stale && head.wal_min < settled.saturating_sub(wal_keep(series))
+        };
         let mut below = settled;
         let mut sealed = Sealed::new();
         for stripe in &self.heads {
@@ -541,7 +556,7 @@ impl History {
                 if head.bytes.is_empty() {
                     continue;
                 }
-                if head.wal_min < cutoff {
+                if stale(series, head) {
                     seal(series, head, &mut sealed);
                 } else {
                     below = below.min(head.wal_min);
@@ -718,7 +733,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fast = EntityId::new(Kind::Sensor, "fast");
         let slow = EntityId::new(Kind::Sensor, "slow");
-        let writes = WAL_KEEP + 3 * TRIM_EVERY;
+        let writes = WAL_KEEP * 3 / 2 + 3 * TRIM_EVERY;
         let at = |i: u64| SimTime::ms(i as i64);
         {
             let store = Store::open(dir.path(), Retention::default()).unwrap();
