@@ -95,6 +95,7 @@ pub fn main(args: Args) -> Result<()> {
                 "watch_events_per_s": f.watch_events_per_s,
                 "ingest_with_watchers_obs_per_s": f.ingest_with_watchers_obs_per_s,
                 "ingest_slowdown": f.ingest_slowdown,
+                "ingest_slowdown_runs": f.ingest_slowdown_runs,
             });
             if json {
                 println!("{v}");
@@ -111,11 +112,12 @@ pub fn main(args: Args) -> Result<()> {
                     joined(&f.get_entity_p99_ms_runs, |p| format!("{p:.3}"))
                 );
                 println!(
-                    "{} watchers: {:.0} events/s delivered; ingest {:.2}M obs/s = {:.2} of alone",
+                    "{} watchers: {:.0} events/s delivered; ingest {:.2}M obs/s = {:.2} of alone (pairs: {})",
                     f.watchers,
                     f.watch_events_per_s,
                     f.ingest_with_watchers_obs_per_s / 1e6,
-                    f.ingest_slowdown
+                    f.ingest_slowdown,
+                    joined(&f.ingest_slowdown_runs, |r| format!("{r:.2}"))
                 );
             }
             Ok(())
