@@ -220,7 +220,7 @@ impl History {
         Ok(h)
     }
 
-    /// Replays WAL blocks not yet truncated into the heads.
+    /// Replays WAL blocks not yet trimmed into the heads.
     fn recover(&self) -> Result<()> {
         let mut sealed = Sealed::new();
         for item in self.wal.iter() {
