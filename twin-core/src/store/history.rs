@@ -19,7 +19,7 @@
 //! sample's identity anyway.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +113,6 @@ pub(super) struct History {
     trimming: Mutex<()>,
 }
 
-#[derive(Default)]
 struct WalSeqs {
     next: u64,
     in_flight: Vec<u64>,
@@ -279,9 +278,9 @@ impl History {
         }
         written?;
         if wal_seq % TRIM_EVERY == TRIM_EVERY - 1
-            && let Ok(_one) = self.trimming.try_lock()
+            && let Ok(one) = self.trimming.try_lock()
         {
-            self.trim_wal(true)?;
+            self.trim_wal(&one, true)?;
         }
         Ok(())
     }
@@ -446,8 +445,8 @@ impl History {
         self.put_chunks(sealed)?;
         // 2. WAL blocks below every head's oldest block are fully sealed.
         {
-            let _one = self.trimming.lock().expect("trim lock poisoned");
-            report.wal_blocks_removed += self.trim_wal(false)?;
+            let one = self.trimming.lock().expect("trim lock poisoned");
+            report.wal_blocks_removed += self.trim_wal(&one, false)?;
         }
         // 3. Roll up closed hours not yet rolled up, and hours with late data.
         let mut hours: Vec<i32> = Vec::new();
@@ -537,13 +536,13 @@ impl History {
 
     /// Removes the WAL blocks whose samples are all in sealed chunks; returns
     /// how many. With `seal_stale`, first seals every head that holds a block
-    /// more than its [`wal_keep`] behind the newest. The caller holds
-    /// `trimming`.
+    /// more than its [`wal_keep`] behind the newest. Takes the `trimming`
+    /// guard, so that one trim runs at a time.
     ///
     /// Why not only at compaction: at a million samples a second the WAL
     /// grows by some 30 MB/s, and an hour of it would fill a disk before the
     /// hour closes; and a series gone quiet would hold it all back.
-    fn trim_wal(&self, seal_stale: bool) -> Result<u64> {
+    fn trim_wal(&self, _one: &MutexGuard<'_, ()>, seal_stale: bool) -> Result<u64> {
         let settled = self.wal_seqs.lock().expect("wal lock poisoned").settled();
         let stale = |series: &Series, head: &Head| {
             seal_stale && head.wal_min < settled.saturating_sub(wal_keep(series))
@@ -578,7 +577,7 @@ impl History {
     /// writing out its current log buffer, so a batch per ingest would turn a
     /// stream of batches into one small file write (and a wake-up of every
     /// sled I/O thread) each. Chunks need no atomicity: each stands alone,
-    /// and until the WAL is truncated the samples are also there.
+    /// and until the WAL is trimmed the samples are also there.
     fn put_chunks(&self, sealed: Sealed) -> Result<()> {
         for (key, bytes) in sealed {
             self.chunks.insert(key, bytes)?;

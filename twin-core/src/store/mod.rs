@@ -336,9 +336,9 @@ impl Store {
     }
 
     /// Seals the history of every closed hour (before the hour of `now`),
-    /// trims the write-ahead log (which writes also trim as they go), rolls closed hours up, then drops raw
-    /// samples and roll-ups past their retention. Idempotent: after a crash it
-    /// simply redoes the work.
+    /// trims the write-ahead log (which writes also trim as they go), rolls
+    /// closed hours up, then drops raw samples and roll-ups past their
+    /// retention. Idempotent: after a crash it simply redoes the work.
     pub fn compact(&self, now: SimTime) -> Result<CompactReport> {
         self.history
             .compact(now, self.retention.raw, self.retention.rollups)
