@@ -248,6 +248,7 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
                 max_obs_per_s: f64::INFINITY,
                 ..LimitConfig::default()
             },
+            stall_after: twin_core::store::watch::STALL_AFTER,
         },
         runtime.clone(),
         None,

@@ -30,6 +30,7 @@ pub mod drive;
 pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod store_args;
 
 pub use twin_core::{Event, EventType, SimTime};
 pub use twin_scenarios::{GroundTruth, Scenario, SimWorld};

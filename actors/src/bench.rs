@@ -209,13 +209,7 @@ pub fn median_of<E>(runs: usize, mut f: impl FnMut() -> Result<f64, E>) -> Resul
     Ok(xs[xs.len() / 2])
 }
 
-/// Resident set size of this process in bytes.
-pub fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
+pub use twin_core::memory::rss_bytes;
 
 /// Resident bytes per activated idle entity: `n` sensors created and given
 /// one observation each, then left idle. Run it in a fresh process.

@@ -139,7 +139,7 @@ impl ShardCore {
     pub fn create(&mut self, record: EntityRecord, now: SimTime) -> Result<(), InputError> {
         record.check()?;
         let id = record.id();
-        if self.index.contains_key(&id) || self.stored(id) {
+        if self.index.contains_key(&id) || self.stored(id)? {
             return Err(InputError::AlreadyExists(id));
         }
         if let (Some(store), false) = (&self.store, record.common.relations().is_empty()) {
@@ -158,10 +158,11 @@ impl ShardCore {
         Ok(())
     }
 
-    fn stored(&self, id: EntityId) -> bool {
-        self.store
-            .as_ref()
-            .is_some_and(|s| s.contains_state(id).unwrap_or(false))
+    fn stored(&self, id: EntityId) -> Result<bool, InputError> {
+        match &self.store {
+            Some(s) => s.contains_state(id).map_err(|e| unavailable(id, e)),
+            None => Ok(false),
+        }
     }
 
     fn spawn(&mut self, record: EntityRecord, now: SimTime, dirty: bool) -> Entity {
@@ -203,7 +204,7 @@ impl ShardCore {
             return Ok(*e);
         }
         if let Some(store) = &self.store
-            && let Ok(Some(record)) = store.get_state(id)
+            && let Some(record) = store.get_state(id).map_err(|e| unavailable(id, e))?
         {
             return Ok(self.spawn(record, now, false));
         }
@@ -428,5 +429,14 @@ fn record_of<S: KindBehaviour>(h: &Hosted<S>) -> EntityRecord {
         name: local_name(h.common.id),
         common: h.common.clone(),
         state: h.state.clone().into_state(),
+    }
+}
+
+/// A store error met while looking for `id`: the input is refused as such.
+fn unavailable(id: EntityId, e: StoreError) -> InputError {
+    tracing::error!("{id}: {e}");
+    InputError::StoreUnavailable {
+        entity: id,
+        reason: e.to_string(),
     }
 }

@@ -10,7 +10,11 @@ use tonic::{Code, Request, Status};
 use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
 use twin_actors::{Runtime, RuntimeConfig};
 use twin_core::state::SensorState;
-use twin_core::store::{Retention, Store};
+use twin_core::store::engine::{
+    self,
+    gate::{Gate, GateControl},
+};
+use twin_core::store::{EngineKind, Retention, Store};
 use twin_core::{EntityRecord, Kind, KindState, Measurand, Relation, SimTime};
 use twin_proto::v1 as pb;
 use twin_proto::v1::twin_client::TwinClient;
@@ -40,6 +44,15 @@ async fn fixture(limits: LimitConfig) -> Fixture {
 async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
+    fixture_on(limits, tls, store, dir).await
+}
+
+async fn fixture_on(
+    limits: LimitConfig,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    store: Store,
+    dir: tempfile::TempDir,
+) -> Fixture {
     let runtime = Arc::new(
         Runtime::start(
             RuntimeConfig {
@@ -73,6 +86,7 @@ async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> F
             tokens: vec![TOKEN.into(), "other".into()],
             tls,
             limits,
+            stall_after: std::time::Duration::from_millis(400),
         },
         runtime.clone(),
         None,
@@ -651,4 +665,122 @@ async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
             .code(),
         Code::NotFound
     );
+}
+
+/// A served runtime whose store sits on a [`Gate`]: reads can be failed and
+/// writes held, as a failing disk would.
+async fn gated_fixture() -> (Fixture, GateControl) {
+    let (gate, control) = Gate::new(engine::temporary(EngineKind::DEFAULT).unwrap());
+    let store = Store::on(Arc::new(gate), Retention::default()).unwrap();
+    let f = fixture_on(
+        LimitConfig::default(),
+        None,
+        store,
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    (f, control)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_read_error_is_an_error_not_an_unknown_entity() {
+    let (f, control) = gated_fixture().await;
+    // Passivate everything, so the machines live only in the store.
+    f.runtime.tick(SimTime::hours(3)).await.unwrap();
+    assert_eq!(f.runtime.resident().await.unwrap(), 0);
+    let mut c = client(&f, Some(TOKEN)).await;
+    control.fail_reads(true);
+    let e = c
+        .get_entity(pb::GetEntityRequest {
+            id: "sensor/t0".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Internal, "{e:?}");
+    assert!(e.message().contains("store"), "{}", e.message());
+    let ack = ingest_one(&mut c, "sensor/t0", SimTime::hours(3)).await;
+    assert_eq!(ack.errors.len(), 1);
+    assert_eq!(ack.errors[0].code, "store_unavailable", "{:?}", ack.errors);
+    control.fail_reads(false);
+    let e = c
+        .get_entity(pb::GetEntityRequest {
+            id: "sensor/t0".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(e.get_ref().id, "sensor/t0");
+    let ack = ingest_one(&mut c, "sensor/t0", SimTime::hours(3)).await;
+    assert!(ack.errors.is_empty(), "{:?}", ack.errors);
+}
+
+async fn ingest_one(c: &mut Client, id: &str, t: SimTime) -> pb::IngestAck {
+    let batch = pb::IngestRequest {
+        batch_id: 1,
+        observations: vec![pb::Observation {
+            entity: id.into(),
+            time_ms: t.as_ms(),
+            measurand: "temperature".into(),
+            value: number(21.5),
+            ..Default::default()
+        }],
+        durable: false,
+    };
+    let mut acks = c
+        .ingest(tokio_stream::iter(vec![batch]))
+        .await
+        .unwrap()
+        .into_inner();
+    acks.message().await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_turns_not_serving_while_store_writes_stall() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let (f, control) = gated_fixture().await;
+    let channel = Channel::from_shared(format!("http://{}", f.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = |service: &str| {
+        let mut health = health.clone();
+        let service = service.to_string();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest { service })
+                .await
+                .unwrap()
+                .into_inner()
+                .status
+        }
+    };
+    let until = |want: ServingStatus| async move {
+        for _ in 0..100 {
+            if status("").await == want as i32 && status("twin.v1.Twin").await == want as i32 {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(until(ServingStatus::Serving).await);
+    control.hold_writes();
+    let runtime = f.runtime.clone();
+    let writer = tokio::spawn(async move { runtime.checkpoint().await });
+    assert!(
+        until(ServingStatus::NotServing).await,
+        "health saw the stall"
+    );
+    control.release();
+    writer.await.unwrap().unwrap();
+    assert!(
+        until(ServingStatus::Serving).await,
+        "health saw the recovery"
+    );
+    let _ = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await;
 }

@@ -10,6 +10,7 @@ use twin_core::value::ValueType;
 use twin_core::{EntityId, EntityRecord, Event, Kind, Measurand, Relation, SimTime};
 
 use super::Result;
+use twin::store_args::EngineArg;
 
 #[derive(ClapArgs)]
 pub struct Args {
@@ -19,6 +20,8 @@ pub struct Args {
     /// Store directory.
     #[arg(long, default_value = "./twin-data")]
     store: PathBuf,
+    #[command(flatten)]
+    engine: EngineArg,
     /// When listing, only entities of this kind.
     #[arg(long)]
     kind: Option<Kind>,
@@ -53,7 +56,7 @@ pub fn main(args: Args) -> Result<()> {
         )
         .into());
     }
-    let store = Store::open(&args.store, Retention::default())?;
+    let store = args.engine.open(&args.store, Retention::default())?;
     match &args.entity {
         None => list(&store, &args),
         Some(name) => show(&store, EntityId::parse(name)?, &args),

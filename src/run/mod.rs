@@ -19,6 +19,7 @@ use crate::bench::lockstep_config;
 use crate::control::RunControl;
 use crate::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use crate::progress;
+use crate::store_args::EngineArg;
 use clap::{Args as ClapArgs, Parser};
 use tracing::{info, warn};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
@@ -48,6 +49,8 @@ pub struct Args {
     /// Keep nothing: use a temporary store removed at exit.
     #[arg(long)]
     ephemeral: bool,
+    #[command(flatten)]
+    engine: EngineArg,
     /// Simulated time to run, e.g. 12h or 7d (default: the scenario's duration).
     #[arg(long = "for", value_parser = SimTime::parse_duration)]
     duration: Option<SimTime>,
@@ -66,6 +69,9 @@ pub struct Args {
     /// How long 5-minute and hourly roll-ups are kept.
     #[arg(long, default_value = "365d", value_parser = SimTime::parse_duration)]
     rollup_retention: SimTime,
+    /// How long the event log is kept.
+    #[arg(long, default_value = "30d", value_parser = SimTime::parse_duration)]
+    event_retention: SimTime,
     /// Record every input to this file, for `twin replay`.
     #[arg(long)]
     record: Option<PathBuf>,
@@ -111,6 +117,8 @@ pub struct RecordArgs {
     /// Clock while recording (a live-paced recording replays the same).
     #[arg(long, default_value = "max", value_parser = ClockMode::parse)]
     clock: ClockMode,
+    #[command(flatten)]
+    engine: EngineArg,
 }
 
 impl From<RecordArgs> for Args {
@@ -119,12 +127,14 @@ impl From<RecordArgs> for Args {
             scenario: r.scenario,
             store: PathBuf::new(),
             ephemeral: true,
+            engine: r.engine,
             duration: r.duration,
             forever: false,
             clock: Some(r.clock),
             world: r.world,
             raw_retention: SimTime::days(30),
             rollup_retention: SimTime::days(365),
+            event_retention: SimTime::days(30),
             record: Some(r.out),
             hash_every: r.hash_every,
             serve: ServeArgs::off(),
@@ -207,11 +217,12 @@ pub async fn run(
     let retention = Retention {
         raw: args.raw_retention,
         rollups: args.rollup_retention,
+        events: args.event_retention,
     };
     let store = if args.ephemeral {
-        Store::temporary(retention)?
+        args.engine.temporary(retention)?
     } else {
-        Store::open(&args.store, retention)?
+        args.engine.open(&args.store, retention)?
     };
     let start = SimTime(store.get_meta::<i64>("sim_time")?.unwrap_or(0));
     let recording = args.record.is_some();

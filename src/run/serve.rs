@@ -132,6 +132,7 @@ pub async fn serve(
                 max_batch: args.max_batch,
                 max_obs_per_s: args.max_obs_per_s,
             },
+            stall_after: twin_core::store::watch::STALL_AFTER,
         },
         runtime,
         Some(control),

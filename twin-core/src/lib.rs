@@ -12,6 +12,7 @@ pub mod event;
 pub mod geometry;
 pub mod id;
 pub mod measurand;
+pub mod memory;
 pub mod names;
 pub mod observation;
 pub mod ports;

@@ -1,15 +1,28 @@
-//! The sled store on disk: state, relationships, events, history, roll-ups,
-//! retention and reopening.
+//! The store on disk, on each engine: state, relationships, events, history,
+//! roll-ups, retention, counters, reopening, and what callers see when the
+//! engine fails or stalls.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use twin_core::state::SensorState;
-use twin_core::store::{Bucket, Resolution, Retention, Store};
+use twin_core::store::engine::{self, gate::Gate};
+use twin_core::store::{Bucket, EngineKind, Options, Resolution, Retention, Store};
 use twin_core::{
     EntityId, EntityRecord, Event, EventBody, Kind, KindState, Measurand, Observation, Relation,
     SimTime, Value,
 };
 
-fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(dir.path(), Retention::default()).unwrap()
+fn open_with(dir: &tempfile::TempDir, engine: EngineKind, retention: Retention) -> Store {
+    let options = Options {
+        engine: Some(engine),
+        retention,
+    };
+    Store::open_with(dir.path(), options).unwrap()
+}
+
+fn open(dir: &tempfile::TempDir, engine: EngineKind) -> Store {
+    open_with(dir, engine, Retention::default())
 }
 
 /// The temperature roll-ups of `id` over [from, to).
@@ -23,8 +36,33 @@ fn temp(id: EntityId, t: SimTime, v: f64) -> Observation {
     Observation::number(id, t, Measurand::Temperature, v)
 }
 
-#[test]
-fn state_names_and_relationships_round_trip() {
+/// Runs each named test function once per engine.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sled {
+            $(#[test] fn $name() { super::$name(twin_core::store::EngineKind::Sled) })*
+        }
+        mod fjall {
+            $(#[test] fn $name() { super::$name(twin_core::store::EngineKind::Fjall) })*
+        }
+    };
+}
+
+on_both_engines!(
+    state_names_and_relationships_round_trip,
+    event_log_is_ordered_by_time_then_sequence,
+    events_are_read_up_to_the_limit_and_dropped_past_retention,
+    the_entity_counter_follows_creates_rewrites_and_restarts,
+    raw_history_round_trips_in_order_without_duplicates,
+    rollups_have_exact_values_before_and_after_compaction,
+    compaction_repacks_an_hour_into_one_chunk_per_series,
+    retention_drops_raw_data_first_and_rollups_later,
+    unsealed_history_is_replayed_from_the_log_on_reopen,
+    a_read_error_reaches_the_caller,
+    a_held_write_shows_as_a_stall,
+);
+
+fn state_names_and_relationships_round_trip(engine: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
     let machine = EntityId::new(Kind::Machine, "s-press-07");
     let site = EntityId::new(Kind::Zone, "s-site");
@@ -36,7 +74,7 @@ fn state_names_and_relationships_round_trip() {
         .with_relation(Relation::AttachedTo(machine))
         .with_tag("line-2");
     {
-        let store = open(&dir);
+        let store = open(&dir, engine);
         let m = EntityRecord::new(Kind::Machine, "s-press-07", "press")
             .with_relation(Relation::LiesIn(site));
         store.put_states([&sensor, &m]).unwrap();
@@ -46,7 +84,8 @@ fn state_names_and_relationships_round_trip() {
         store.put_relations(m.id(), m.common.relations()).unwrap();
         store.flush().unwrap();
     }
-    let store = open(&dir);
+    let store = open(&dir, engine);
+    assert_eq!(store.engine_kind(), engine);
     assert_eq!(
         store.get_state(sensor.id()).unwrap().as_ref(),
         Some(&sensor)
@@ -80,16 +119,19 @@ fn state_names_and_relationships_round_trip() {
     );
 }
 
-#[test]
-fn event_log_is_ordered_by_time_then_sequence() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
-    let e = EntityId::new(Kind::Zone, "s-z");
-    let ev = |t: i64| Event {
-        time: SimTime::secs(t),
+fn event(e: EntityId, t: SimTime) -> Event {
+    Event {
+        time: t,
         entity: e,
         body: EventBody::Created,
-    };
+    }
+}
+
+fn event_log_is_ordered_by_time_then_sequence(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, engine);
+    let e = EntityId::new(Kind::Zone, "s-z");
+    let ev = |t: i64| event(e, SimTime::secs(t));
     store.append_events(&[ev(5), ev(1)]).unwrap();
     store.append_events(&[ev(3), ev(5)]).unwrap();
     let times: Vec<i64> = store
@@ -109,10 +151,108 @@ fn event_log_is_ordered_by_time_then_sequence() {
     assert_eq!(store.event_count(), 4);
 }
 
-#[test]
-fn raw_history_round_trips_in_order_without_duplicates() {
+/// Three days of one event a minute; a 1-day event retention.
+fn events_are_read_up_to_the_limit_and_dropped_past_retention(engine: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+    let retention = Retention {
+        events: SimTime::days(1),
+        ..Retention::default()
+    };
+    let e = EntityId::new(Kind::Zone, "s-ev");
+    let minutes = 3 * 24 * 60;
+    {
+        let store = open_with(&dir, engine, retention);
+        let all: Vec<Event> = (0..minutes)
+            .map(|m| event(e, SimTime::minutes(m)))
+            .collect();
+        for chunk in all.chunks(500) {
+            store.append_events(chunk).unwrap();
+        }
+        assert_eq!(store.event_count(), minutes as usize);
+        let page = store
+            .events(SimTime::hours(10), SimTime::days(3), 25)
+            .unwrap();
+        assert_eq!(page.len(), 25);
+        assert_eq!(page[0].time, SimTime::hours(10));
+        assert_eq!(page[24].time, SimTime::hours(10) + SimTime::minutes(24));
+        assert!(
+            store
+                .events(SimTime::days(3), SimTime::days(2), 10)
+                .unwrap()
+                .is_empty()
+        );
+        let report = store.compact(SimTime::days(3)).unwrap();
+        assert_eq!(report.events_removed, 2 * 24 * 60);
+        assert_eq!(store.event_count(), 24 * 60);
+    }
+    let store = open_with(&dir, engine, retention);
+    assert_eq!(store.event_count(), 24 * 60, "the count survives a reopen");
+    let left = store
+        .events(SimTime::ZERO, SimTime::days(4), usize::MAX)
+        .unwrap();
+    assert_eq!(left.len(), 24 * 60);
+    assert_eq!(left[0].time, SimTime::days(2));
+    // New events are numbered after the old ones, not over them.
+    store.append_events(&[event(e, SimTime::days(2))]).unwrap();
+    let at_two = store
+        .events(SimTime::days(2), SimTime::days(2) + SimTime(1), 10)
+        .unwrap();
+    assert_eq!(at_two.len(), 2);
+}
+
+fn the_entity_counter_follows_creates_rewrites_and_restarts(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |i: usize| EntityRecord::new(Kind::Sensor, &format!("s-count-{i}"), "probe");
+    {
+        let store = open(&dir, engine);
+        assert_eq!(store.state_count(), 0);
+        let first: Vec<EntityRecord> = (0..10).map(rec).collect();
+        store.put_states(&first).unwrap();
+        assert_eq!(store.state_count(), 10);
+        // Passivating the same entities again (and five new ones) adds five.
+        let again: Vec<EntityRecord> = (5..15).map(rec).collect();
+        store.put_states(&again).unwrap();
+        assert_eq!(store.state_count(), 15);
+    }
+    // A clean close keeps the count.
+    let store = open(&dir, engine);
+    assert_eq!(store.state_count(), 15);
+    store.put_states([&rec(15)]).unwrap();
+    store.flush().unwrap();
+    // A crash (the store is never closed) is seen at the next open, which
+    // counts again.
+    std::mem::forget(store);
+    let store = open_after_crash(&dir, engine);
+    assert_eq!(store.state_count(), 16);
+}
+
+/// Opens a store whose handle was leaked in this process, as a crash would
+/// leave it: sled holds a file lock for the leaked handle, so the directory
+/// is copied first.
+fn open_after_crash(dir: &tempfile::TempDir, engine: EngineKind) -> Store {
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let store = open(&copy, engine);
+    std::mem::forget(copy); // removed with the process's temporary files
+    store
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_name() != "LOCK" && entry.file_name() != ".lock" {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn raw_history_round_trips_in_order_without_duplicates(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, engine);
     let id = EntityId::new(Kind::Sensor, "s-h1");
     let other = EntityId::new(Kind::Sensor, "s-h2");
     let mut batch: Vec<Observation> = (0..10)
@@ -156,10 +296,9 @@ fn two_hours(store: &Store, id: EntityId) {
     }
 }
 
-#[test]
-fn rollups_have_exact_values_before_and_after_compaction() {
+fn rollups_have_exact_values_before_and_after_compaction(engine: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+    let store = open(&dir, engine);
     let id = EntityId::new(Kind::Sensor, "s-r1");
     two_hours(&store, id);
     let check = |store: &Store| {
@@ -213,19 +352,62 @@ fn rollups_have_exact_values_before_and_after_compaction() {
         Resolution::FiveMinutes,
     );
     assert_eq!((five[0].count, five[0].max), (6, 1000.0));
+    let raw = store
+        .raw_history(id, Measurand::Temperature, SimTime::ZERO, SimTime::hours(1))
+        .unwrap();
+    assert_eq!(raw.len(), 61, "the late sample joined the repacked hour");
 }
 
-#[test]
-fn retention_drops_raw_data_first_and_rollups_later() {
+/// An hour written as many small chunks (one sample per write, three
+/// writes of each batch) is one chunk per series after compaction, with
+/// every sample once, and takes far less room.
+fn compaction_repacks_an_hour_into_one_chunk_per_series(engine: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
+    let store = open(&dir, engine);
+    let ids: Vec<EntityId> = (0..4)
+        .map(|i| EntityId::new(Kind::Sensor, &format!("s-pack-{i}")))
+        .collect();
+    for s in 0..3600 {
+        let batch: Vec<Observation> = ids
+            .iter()
+            .map(|id| temp(*id, SimTime::secs(s), 20.0 + (s % 17) as f64 * 0.1))
+            .collect();
+        store.write_history(&batch).unwrap();
+        if s % 1000 == 0 {
+            store.write_history(&batch).unwrap(); // a redelivery
+        }
+    }
+    let report = store.compact(SimTime::hours(1)).unwrap();
+    assert_eq!(report.samples_rolled_up, 4 * 3600);
+    assert!(report.chunks_repacked > 4 * 10, "{report:?}");
+    let again = store.compact(SimTime::hours(1)).unwrap();
+    assert_eq!(again.chunks_repacked, 0, "a packed hour is left alone");
+    for id in &ids {
+        let raw = store
+            .raw_history(
+                *id,
+                Measurand::Temperature,
+                SimTime::ZERO,
+                SimTime::hours(1),
+            )
+            .unwrap();
+        assert_eq!(raw.len(), 3600);
+        assert!(raw.windows(2).all(|w| w[0].time < w[1].time));
+        assert_eq!(raw[17].value, Value::Number(20.0));
+    }
+}
+
+fn retention_drops_raw_data_first_and_rollups_later(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_with(
+        &dir,
+        engine,
         Retention {
             raw: SimTime::hours(3),
             rollups: SimTime::days(2),
+            events: SimTime::days(30),
         },
-    )
-    .unwrap();
+    );
     let id = EntityId::new(Kind::Sensor, "s-ret");
     two_hours(&store, id);
     store.compact(SimTime::hours(4)).unwrap();
@@ -256,12 +438,11 @@ fn retention_drops_raw_data_first_and_rollups_later() {
     );
 }
 
-#[test]
-fn unsealed_history_is_replayed_from_the_log_on_reopen() {
+fn unsealed_history_is_replayed_from_the_log_on_reopen(engine: EngineKind) {
     let dir = tempfile::tempdir().unwrap();
     let id = EntityId::new(Kind::Sensor, "s-wal");
     {
-        let store = open(&dir);
+        let store = open(&dir, engine);
         store
             .write_history(
                 (0..50)
@@ -273,10 +454,52 @@ fn unsealed_history_is_replayed_from_the_log_on_reopen() {
         assert!(store.open_series() > 0);
         store.flush().unwrap();
     }
-    let store = open(&dir);
+    let store = open(&dir, engine);
     let s = store
         .raw_history(id, Measurand::Temperature, SimTime::ZERO, SimTime::hours(1))
         .unwrap();
     assert_eq!(s.len(), 50);
     assert_eq!(s[49].value, Value::Number(49.0));
+}
+
+fn gated(engine: EngineKind) -> (Store, engine::gate::GateControl) {
+    let (gate, control) = Gate::new(engine::temporary(engine).unwrap());
+    (
+        Store::on(Arc::new(gate), Retention::default()).unwrap(),
+        control,
+    )
+}
+
+fn a_read_error_reaches_the_caller(engine: EngineKind) {
+    let (store, control) = gated(engine);
+    let rec = EntityRecord::new(Kind::Machine, "s-err", "press");
+    store.put_states([&rec]).unwrap();
+    control.fail_reads(true);
+    let e = store.get_state(rec.id()).unwrap_err();
+    assert!(e.to_string().contains("read of tree `state` failed"), "{e}");
+    assert!(store.events(SimTime::ZERO, SimTime::days(1), 10).is_err());
+    control.fail_reads(false);
+    assert!(store.get_state(rec.id()).unwrap().is_some());
+}
+
+fn a_held_write_shows_as_a_stall(engine: EngineKind) {
+    let (store, control) = gated(engine);
+    let after = Duration::from_millis(300);
+    assert_eq!(store.write_stall(after), None);
+    control.hold_writes();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let rec = EntityRecord::new(Kind::Machine, "s-stall", "press");
+            store.put_states([&rec]).unwrap();
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(store.write_stall(after), None, "pending, not yet stalled");
+    std::thread::sleep(Duration::from_millis(400));
+    let stalled = store.write_stall(after).expect("a stall after 300 ms");
+    assert!(stalled >= after);
+    control.release();
+    writer.join().unwrap();
+    assert_eq!(store.write_stall(after), None);
 }

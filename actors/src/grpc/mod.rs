@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
@@ -36,6 +37,22 @@ pub struct ServerConfig {
     /// PEM certificate chain and private key, for TLS.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
     pub limits: LimitConfig,
+    /// Health turns NOT_SERVING when the store has had writes pending this
+    /// long without completing one (see `twin_core::store::watch`).
+    pub stall_after: Duration,
+}
+
+impl ServerConfig {
+    /// A plain-text server on `listen` with these tokens and default limits.
+    pub fn new(listen: SocketAddr, tokens: Vec<String>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            tokens,
+            tls: None,
+            limits: LimitConfig::default(),
+            stall_after: twin_core::store::watch::STALL_AFTER,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +87,7 @@ pub async fn bind(
         config.tokens.iter().cloned().collect::<HashSet<_>>(),
     ));
     let limits = Arc::new(Limits::new(config.limits.clone()));
+    let store = runtime.store().cloned();
     let service = TwinService {
         runtime,
         sim,
@@ -82,6 +100,7 @@ pub async fn bind(
         .max_decoding_message_size(config.limits.max_message_bytes.saturating_mul(2));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<TwinServer<TwinService>>().await;
+    let watchdog = tokio::spawn(watch_store(health, store, config.stall_after));
     // Reflection in both versions: grpcurl speaks v1, grpcio's Python
     // client still v1alpha.
     let reflection = || {
@@ -115,10 +134,51 @@ pub async fn bind(
     // then take a millisecond instead of a tenth.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let serve = async move {
-        router
+        let served = router
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
-            .map_err(|e| ServeError::Transport(e.to_string()))
+            .map_err(|e| ServeError::Transport(e.to_string()));
+        watchdog.abort();
+        served
     };
     Ok((addr, serve))
+}
+
+/// Keeps health in step with the store: NOT_SERVING (for the twin service
+/// and the server as a whole) while writes have been pending `after` or
+/// more without one completing, SERVING again once one completes.
+async fn watch_store(
+    health: tonic_health::server::HealthReporter,
+    store: Option<twin_core::store::Store>,
+    after: Duration,
+) {
+    let Some(store) = store else { return };
+    let mut stalled = false;
+    let mut tick =
+        tokio::time::interval((after / 4).clamp(Duration::from_millis(20), Duration::from_secs(1)));
+    loop {
+        tick.tick().await;
+        match (store.write_stall(after), stalled) {
+            (Some(waited), false) => {
+                tracing::error!(
+                    "store: writes pending for {:.1} s without one completing; health is NOT_SERVING",
+                    waited.as_secs_f64()
+                );
+                health.set_not_serving::<TwinServer<TwinService>>().await;
+                health
+                    .set_service_status("", tonic_health::ServingStatus::NotServing)
+                    .await;
+                stalled = true;
+            }
+            (None, true) => {
+                tracing::warn!("store: writes complete again; health is SERVING");
+                health.set_serving::<TwinServer<TwinService>>().await;
+                health
+                    .set_service_status("", tonic_health::ServingStatus::Serving)
+                    .await;
+                stalled = false;
+            }
+            _ => {}
+        }
+    }
 }

@@ -52,6 +52,7 @@ fn item_error(index: usize, e: &twin_core::InputError, field: String) -> pb::Ite
         E::WrongType { .. } => "wrong_type",
         E::OutOfRange { .. } => "out_of_range",
         E::OutOfOrder { .. } => "out_of_order",
+        E::StoreUnavailable { .. } => "store_unavailable",
         _ => "refused",
     };
     pb::ItemError {

@@ -87,6 +87,10 @@ pub enum InputError {
     NameCollision(EntityId, String),
     #[error("batch of {size} items exceeds the limit of {max}")]
     BatchTooLarge { size: usize, max: usize },
+    /// The store could not be read, so whether the entity exists is not
+    /// known: the input is refused, not taken for an unknown entity.
+    #[error("{entity}: the store could not be read: {reason}")]
+    StoreUnavailable { entity: EntityId, reason: String },
 }
 
 /// How an accepted observation was used.

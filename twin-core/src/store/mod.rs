@@ -1,33 +1,42 @@
-//! The embedded store, on sled.
+//! The embedded store: entity state, the event log, history and roll-ups,
+//! on one of two engines behind [`engine::Engine`].
 //!
-//! Trees:
+//! Trees ([`Tree`]):
 //! - `state`: latest [`EntityRecord`] per entity (written at passivation,
-//!   checkpoints and durable ingests);
-//! - `events`: the append-only event log keyed by (time, seq);
+//!   checkpoints and durable ingests), counted as they are created;
+//! - `events`: the append-only event log keyed by (time, seq), so a time
+//!   range is one scan and retention drops a prefix;
 //! - `wal`, `chunks`: raw history, written as whole batches and sealed into
-//!   per-series chunks (see [`history`](self::history)); the WAL is trimmed
-//!   as chunks are sealed, the chunks are kept for the raw retention (30 days
-//!   by default);
+//!   compressed per-series chunks (see [`history`](self::history)); the WAL
+//!   is trimmed as chunks are sealed, the chunks are kept for the raw
+//!   retention (30 days by default);
 //! - `r5m`, `r1h`: 5-minute and hourly roll-ups (count, min, max, mean) keyed
 //!   by (entity, measurand, bucket), kept for the roll-up retention (12 months);
 //! - `rel_fwd`, `rel_rev`: relationships indexed both ways;
 //! - `names`: readable names, so ids print the same after a restart;
-//! - `meta`: run metadata and the roll-up watermark.
+//! - `meta`: run metadata, counters and the roll-up watermark.
 //!
 //! Roll-ups are computed by [`Store::compact`] for closed hours, not on every
 //! write, so an hour of data is read once. Buckets not yet compacted are
 //! aggregated from raw data at query time, so a query never misses recent
-//! data. A write is durable once [`Store::flush`] has returned.
+//! data. A write is durable once [`Store::flush`] has returned. Every write
+//! goes through a [`watch::Tracked`] engine, so a write that stops completing
+//! is seen ([`Store::write_stall`]).
 
+pub mod engine;
 mod history;
 pub mod keys;
 pub mod rollup;
+pub mod watch;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+pub use engine::{Batch, EngineKind, Tree};
 pub use history::aggregate;
 pub use rollup::{Bucket, Resolution, Rollup};
 
@@ -38,18 +47,25 @@ use crate::observation::{Observation, Quality};
 use crate::state::{EntityRecord, Relation};
 use crate::time::SimTime;
 use crate::value::Value;
+use engine::Engine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store at {path}: {source}")]
-    Open { path: String, source: sled::Error },
-    #[error("store: {0}")]
+    #[error("store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("store (sled): {0}")]
     Sled(#[from] sled::Error),
+    #[error("store (fjall): {0}")]
+    Fjall(#[from] fjall::Error),
+    #[error("store: {0}")]
+    Io(String),
     #[error("store: corrupt record under key {key}: {source}")]
     Decode {
         key: String,
         source: postcard::Error,
     },
+    #[error("store: corrupt chunk {key}: {reason}")]
+    Chunk { key: String, reason: String },
     #[error("store: metadata `{key}`: {source}")]
     Meta {
         key: String,
@@ -59,11 +75,12 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// How long history is kept.
+/// How long history and events are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Retention {
     pub raw: SimTime,
     pub rollups: SimTime,
+    pub events: SimTime,
 }
 
 impl Default for Retention {
@@ -71,8 +88,17 @@ impl Default for Retention {
         Retention {
             raw: SimTime::days(30),
             rollups: SimTime::days(365),
+            events: SimTime::days(30),
         }
     }
+}
+
+/// How to open a store.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// The engine; `None`: the store's own, or the default for a new store.
+    pub engine: Option<EngineKind>,
+    pub retention: Retention,
 }
 
 /// A raw history sample.
@@ -88,81 +114,125 @@ pub struct Sample {
 /// The store handle: cheap to clone, safe to share between threads.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    state: sled::Tree,
-    events: sled::Tree,
-    history: std::sync::Arc<history::History>,
-    rel_fwd: sled::Tree,
-    rel_rev: sled::Tree,
-    names: sled::Tree,
-    meta: sled::Tree,
-    retention: Retention,
-    event_seq: std::sync::Arc<AtomicU64>,
+    inner: Arc<Inner>,
 }
 
+struct Inner {
+    engine: Arc<watch::Tracked>,
+    history: history::History,
+    retention: Retention,
+    event_seq: AtomicU64,
+    entities: AtomicI64,
+    events: AtomicI64,
+}
+
+/// Meta keys of the counters, written at a clean close; `OPEN` is present
+/// while a process has the store open, so a crash is seen at the next open
+/// and the counters are recounted.
+const OPEN: &str = "open";
+const ENTITIES: &str = "entity_count";
+const EVENTS: &str = "event_count";
+const EVENT_SEQ: &str = "event_seq";
+
 impl Store {
-    /// sled settings shared by on-disk and temporary stores.
-    ///
-    /// Segments are the largest sled allows (16 MiB). sled 0.34 can deadlock
-    /// when a thread holding its segment lock waits for a file truncation
-    /// queued behind log writes that need that lock, once seven such writes
-    /// are in flight (its issue #1412). Each write is one segment, so large
-    /// segments need a far larger burst to get there.
-    fn config() -> sled::Config {
-        sled::Config::new()
-            .cache_capacity(256 << 20)
-            .segment_size(1 << 24)
-            .flush_every_ms(Some(500))
+    /// Opens (or creates) the store in directory `path` on its own engine
+    /// (or the default one, for a new store).
+    pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<Store> {
+        Self::open_with(
+            path,
+            Options {
+                engine: None,
+                retention,
+            },
+        )
     }
 
-    /// Opens (or creates) the store in directory `path`.
-    pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<Store> {
-        let path = path.as_ref();
-        let db = Self::config()
-            .path(path)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Self::from_db(db, retention)
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
+        Self::on(
+            engine::open(path.as_ref(), options.engine)?,
+            options.retention,
+        )
     }
 
     /// A store in a temporary directory, removed on drop (for `--ephemeral`).
     pub fn temporary(retention: Retention) -> Result<Store> {
-        let db = Self::config().temporary(true).open()?;
-        Self::from_db(db, retention)
+        Self::temporary_on(EngineKind::DEFAULT, retention)
     }
 
-    fn from_db(db: sled::Db, retention: Retention) -> Result<Store> {
-        let events = db.open_tree("events")?;
-        let next = match events.last()? {
+    pub fn temporary_on(kind: EngineKind, retention: Retention) -> Result<Store> {
+        Self::on(engine::temporary(kind)?, retention)
+    }
+
+    /// A store on an engine opened by the caller (a wrapped one, in tests).
+    pub fn on(engine: Arc<dyn Engine>, retention: Retention) -> Result<Store> {
+        let engine = Arc::new(watch::Tracked::new(engine));
+        let db: &dyn Engine = &*engine;
+        let meta_u64 = |key: &str| -> Result<Option<u64>> {
+            Ok(db
+                .get(Tree::Meta, key.as_bytes())?
+                .map(|b| keys::u64_from(&b)))
+        };
+        let last_event = match db.last(Tree::Events)? {
             Some((k, _)) => keys::u64_from(&k[8..]) + 1,
             None => 0,
         };
-        let meta = db.open_tree("meta")?;
+        let event_seq = last_event.max(meta_u64(EVENT_SEQ)?.unwrap_or(0));
+        let crashed = db.contains(Tree::Meta, OPEN.as_bytes())?;
+        let (entities, events) = match (crashed, meta_u64(ENTITIES)?, meta_u64(EVENTS)?) {
+            (false, Some(n), Some(e)) => (n, e),
+            _ => {
+                let count = |t| -> Result<u64> {
+                    let mut n = 0;
+                    for item in db.range(t, &[], None, false) {
+                        item?;
+                        n += 1;
+                    }
+                    Ok(n)
+                };
+                (count(Tree::State)?, count(Tree::Events)?)
+            }
+        };
+        db.insert(Tree::Meta, OPEN.as_bytes(), &[])?;
+        db.flush()?;
+        let history = history::History::open(engine.clone())?;
         Ok(Store {
-            state: db.open_tree("state")?,
-            history: std::sync::Arc::new(history::History::open(&db, meta.clone())?),
-            rel_fwd: db.open_tree("rel_fwd")?,
-            rel_rev: db.open_tree("rel_rev")?,
-            names: db.open_tree("names")?,
-            meta,
-            events,
-            db,
-            retention,
-            event_seq: std::sync::Arc::new(AtomicU64::new(next)),
+            inner: Arc::new(Inner {
+                history,
+                engine,
+                retention,
+                event_seq: AtomicU64::new(event_seq),
+                entities: AtomicI64::new(entities as i64),
+                events: AtomicI64::new(events as i64),
+            }),
         })
     }
 
+    fn db(&self) -> &dyn Engine {
+        &*self.inner.engine
+    }
+
+    pub fn engine_kind(&self) -> EngineKind {
+        self.db().kind()
+    }
+
     pub fn retention(&self) -> Retention {
-        self.retention
+        self.inner.retention
     }
 
     /// Makes every write so far durable (survives `kill -9` and power loss).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        self.db().flush()
+    }
+
+    /// How long writes have been pending without one completing, if that is
+    /// `after` or more: a store that stops writing (a full disk, an engine
+    /// deadlock) is seen here rather than as a silent hang.
+    /// [`watch::STALL_AFTER`] is the threshold the run loop and health use.
+    pub fn write_stall(&self, after: Duration) -> Option<Duration> {
+        self.inner
+            .engine
+            .stalled_for()
+            .filter(|waited| *waited >= after)
     }
 
     // ----- entity state -----
@@ -172,22 +242,26 @@ impl Store {
         &self,
         records: impl IntoIterator<Item = &'a EntityRecord>,
     ) -> Result<()> {
-        let (mut state, mut names) = (sled::Batch::default(), sled::Batch::default());
+        let mut batch = Batch::default();
         let mut buf = Vec::new();
+        let mut created = 0;
         for r in records {
             let key = r.id().raw().to_be_bytes();
+            if !self.db().contains(Tree::State, &key)? {
+                created += 1;
+            }
             buf = postcard::to_extend(r, std::mem::take(&mut buf)).expect("records serialise");
-            state.insert(&key, buf.as_slice());
+            batch.insert(Tree::State, &key, &buf);
             buf.clear();
-            names.insert(&key, r.name.as_bytes());
+            batch.insert(Tree::Names, &key, r.name.as_bytes());
         }
-        self.state.apply_batch(state)?;
-        self.names.apply_batch(names)?;
+        self.db().apply(batch)?;
+        self.inner.entities.fetch_add(created, Ordering::Relaxed);
         Ok(())
     }
 
     pub fn get_state(&self, id: EntityId) -> Result<Option<EntityRecord>> {
-        match self.state.get(id.raw().to_be_bytes())? {
+        match self.db().get(Tree::State, &id.raw().to_be_bytes())? {
             Some(bytes) => {
                 let rec: EntityRecord = decode(&bytes, id)?;
                 EntityId::new(id.kind(), &rec.name);
@@ -198,62 +272,75 @@ impl Store {
     }
 
     pub fn contains_state(&self, id: EntityId) -> Result<bool> {
-        Ok(self.state.contains_key(id.raw().to_be_bytes())?)
+        self.db().contains(Tree::State, &id.raw().to_be_bytes())
     }
 
     /// Every stored entity, optionally of one kind, in id order.
     pub fn states(&self, kind: Option<Kind>) -> impl Iterator<Item = Result<EntityRecord>> + '_ {
-        self.state.iter().filter_map(move |item| {
-            let (k, v) = match item {
-                Ok(kv) => kv,
-                Err(e) => return Some(Err(e.into())),
-            };
-            let id = keys::id_from(&k)?;
-            if kind.is_some_and(|kd| id.kind() != kd) {
-                return None;
-            }
-            Some(decode::<EntityRecord>(&v, id).inspect(|r| {
-                EntityId::new(id.kind(), &r.name);
-            }))
-        })
+        self.db()
+            .range(Tree::State, &[], None, false)
+            .filter_map(move |item| {
+                let (k, v) = match item {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e)),
+                };
+                let id = keys::id_from(&k)?;
+                if kind.is_some_and(|kd| id.kind() != kd) {
+                    return None;
+                }
+                Some(decode::<EntityRecord>(&v, id).inspect(|r| {
+                    EntityId::new(id.kind(), &r.name);
+                }))
+            })
     }
 
+    /// Entities in the store: a counter, not a scan.
     pub fn state_count(&self) -> usize {
-        self.state.len()
+        self.inner.entities.load(Ordering::Relaxed).max(0) as usize
     }
 
     /// The readable name of `id`, recording it in the process name table.
     pub fn name_of(&self, id: EntityId) -> Result<Option<String>> {
-        Ok(self.names.get(id.raw().to_be_bytes())?.map(|b| {
-            let name = String::from_utf8_lossy(&b).into_owned();
-            EntityId::new(id.kind(), &name);
-            name
-        }))
+        Ok(self
+            .db()
+            .get(Tree::Names, &id.raw().to_be_bytes())?
+            .map(|b| {
+                let name = String::from_utf8_lossy(&b).into_owned();
+                EntityId::new(id.kind(), &name);
+                name
+            }))
     }
 
     // ----- relationships -----
 
     /// Records `from`'s relationships in both directions.
     pub fn put_relations(&self, from: EntityId, relations: &[Relation]) -> Result<()> {
-        let (mut fwd, mut rev) = (sled::Batch::default(), sled::Batch::default());
+        let mut batch = Batch::default();
         for r in relations {
-            fwd.insert(&keys::relation(from, r.code(), r.target()), &[]);
-            rev.insert(&keys::relation(r.target(), r.code(), from), &[]);
+            batch.insert(
+                Tree::RelFwd,
+                &keys::relation(from, r.code(), r.target()),
+                &[],
+            );
+            batch.insert(
+                Tree::RelRev,
+                &keys::relation(r.target(), r.code(), from),
+                &[],
+            );
         }
-        self.rel_fwd.apply_batch(fwd)?;
-        self.rel_rev.apply_batch(rev)?;
-        Ok(())
+        self.db().apply(batch)
     }
 
     /// What `id` relates to.
     pub fn relations_from(&self, id: EntityId) -> Result<Vec<Relation>> {
-        scan_relations(&self.rel_fwd, id)
+        self.scan_relations(Tree::RelFwd, id)
     }
 
     /// What relates to `id`, as (source, relation) pairs: the sensors attached
     /// to a machine, the parcels lying in a zone.
     pub fn relations_to(&self, id: EntityId) -> Result<Vec<(EntityId, Relation)>> {
-        Ok(scan_relations(&self.rel_rev, id)?
+        Ok(self
+            .scan_relations(Tree::RelRev, id)?
             .into_iter()
             .map(|r| {
                 // In the reverse index the "target" is the source entity.
@@ -264,6 +351,19 @@ impl Store {
             .collect())
     }
 
+    fn scan_relations(&self, tree: Tree, id: EntityId) -> Result<Vec<Relation>> {
+        self.db()
+            .prefix(tree, &id.raw().to_be_bytes())
+            .filter_map(|item| match item {
+                Ok((k, _)) => {
+                    let other = keys::id_from(&k[9..])?;
+                    Relation::from_code(k[8], other).map(Ok)
+                }
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
     // ----- events -----
 
     /// Appends events to the log in the given order, numbering them.
@@ -272,22 +372,34 @@ impl Store {
             return Ok(());
         }
         let first = self
+            .inner
             .event_seq
             .fetch_add(events.len() as u64, Ordering::Relaxed);
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (i, e) in events.iter().enumerate() {
             let bytes = postcard::to_stdvec(e).expect("events serialise");
-            batch.insert(&keys::event(e.time, first + i as u64), bytes);
+            batch.insert(Tree::Events, &keys::event(e.time, first + i as u64), &bytes);
         }
-        self.events.apply_batch(batch)?;
+        self.db().apply(batch)?;
+        self.inner
+            .events
+            .fetch_add(events.len() as i64, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Logged events with `from <= time < to`, in log order, at most `limit`.
+    /// Logged events with `from <= time < to`, in log order, at most `limit`:
+    /// one range scan that stops at `limit`, whatever the log's length.
     pub fn events(&self, from: SimTime, to: SimTime, limit: usize) -> Result<Vec<Event>> {
-        let range = keys::event(from, 0)..keys::event(to, 0);
-        self.events
-            .range(range)
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        self.db()
+            .range(
+                Tree::Events,
+                &keys::event(from, 0),
+                Some(&keys::event(to, 0)),
+                false,
+            )
             .take(limit)
             .map(|item| {
                 let (k, v) = item?;
@@ -296,8 +408,20 @@ impl Store {
             .collect()
     }
 
+    /// Events in the log: a counter, not a scan.
     pub fn event_count(&self) -> usize {
-        self.events.len()
+        self.inner.events.load(Ordering::Relaxed).max(0) as usize
+    }
+
+    /// Drops events older than `cut`, in batches of bounded size; returns how
+    /// many.
+    fn drop_events_before(&self, cut: SimTime) -> Result<u64> {
+        let end = keys::event(cut, 0);
+        let removed = delete_range(self.db(), Tree::Events, &[], &end)?;
+        self.inner
+            .events
+            .fetch_sub(removed as i64, Ordering::Relaxed);
+        Ok(removed)
     }
 
     // ----- history -----
@@ -308,7 +432,7 @@ impl Store {
         &self,
         observations: impl IntoIterator<Item = &'a Observation>,
     ) -> Result<()> {
-        self.history.write(observations)
+        self.inner.history.write(observations)
     }
 
     /// Raw samples of a series with `from <= time < to`, in time order.
@@ -319,7 +443,7 @@ impl Store {
         from: SimTime,
         to: SimTime,
     ) -> Result<Vec<Sample>> {
-        self.history.raw(id, m, from, to)
+        self.inner.history.raw(id, m, from, to)
     }
 
     /// Rolled-up history of a series: stored roll-ups for compacted hours,
@@ -332,21 +456,24 @@ impl Store {
         to: SimTime,
         resolution: Resolution,
     ) -> Result<Vec<Bucket>> {
-        self.history.rolled_up(id, m, from, to, resolution)
+        self.inner.history.rolled_up(id, m, from, to, resolution)
     }
 
     /// Seals the history of every closed hour (before the hour of `now`),
     /// trims the write-ahead log (which writes also trim as they go), rolls
-    /// closed hours up, then drops raw samples and roll-ups past their
-    /// retention. Idempotent: after a crash it simply redoes the work.
+    /// closed hours up one series at a time, then drops raw samples,
+    /// roll-ups and events past their retention in bounded batches.
+    /// Idempotent: after a crash it simply redoes the work.
     pub fn compact(&self, now: SimTime) -> Result<CompactReport> {
-        self.history
-            .compact(now, self.retention.raw, self.retention.rollups)
+        let r = self.inner.retention;
+        let mut report = self.inner.history.compact(now, r.raw, r.rollups)?;
+        report.events_removed = self.drop_events_before(now.saturating_sub(r.events))?;
+        Ok(report)
     }
 
     /// Series with samples not yet sealed into chunks.
     pub fn open_series(&self) -> usize {
-        self.history.open_heads()
+        self.inner.history.open_heads()
     }
 
     // ----- run metadata -----
@@ -356,12 +483,12 @@ impl Store {
             key: key.to_string(),
             source,
         })?;
-        self.meta.insert(format!("run:{key}"), bytes)?;
-        Ok(())
+        self.db()
+            .insert(Tree::Meta, format!("run:{key}").as_bytes(), &bytes)
     }
 
     pub fn get_meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.meta.get(format!("run:{key}"))? {
+        match self.db().get(Tree::Meta, format!("run:{key}").as_bytes())? {
             Some(b) => serde_json::from_slice(&b)
                 .map(Some)
                 .map_err(|source| StoreError::Meta {
@@ -372,10 +499,36 @@ impl Store {
         }
     }
 
-    /// Bytes on disk (approximate).
+    /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.db().size_on_disk().unwrap_or(0)
     }
+}
+
+impl Drop for Inner {
+    /// A clean close: the counters are saved and the open mark removed, so
+    /// the next open need not recount.
+    fn drop(&mut self) {
+        let db: &dyn Engine = &*self.engine;
+        let put = |key: &str, v: u64| db.insert(Tree::Meta, key.as_bytes(), &v.to_be_bytes());
+        let closed = put(
+            ENTITIES,
+            self.entities.load(Ordering::Relaxed).max(0) as u64,
+        )
+        .and_then(|_| put(EVENTS, self.events.load(Ordering::Relaxed).max(0) as u64))
+        .and_then(|_| put(EVENT_SEQ, self.event_seq.load(Ordering::Relaxed)))
+        .and_then(|_| db.remove(Tree::Meta, OPEN.as_bytes()))
+        .and_then(|_| db.flush());
+        if let Err(e) = closed {
+            tracing_free_warning(&e);
+        }
+    }
+}
+
+/// twin-core has no logger: a failed clean close is printed, and the next
+/// open recounts.
+fn tracing_free_warning(e: &StoreError) {
+    eprintln!("warning: the store did not close cleanly ({e}); it will recount at next open");
 }
 
 /// What a compaction did.
@@ -385,20 +538,57 @@ pub struct CompactReport {
     pub wal_blocks_removed: u64,
     pub hours_rolled_up: u64,
     pub samples_rolled_up: u64,
+    pub chunks_repacked: u64,
     pub raw_chunks_removed: u64,
     pub rollups_removed: u64,
+    pub events_removed: u64,
 }
 
-fn scan_relations(tree: &sled::Tree, id: EntityId) -> Result<Vec<Relation>> {
-    tree.scan_prefix(id.raw().to_be_bytes())
-        .filter_map(|item| match item {
-            Ok((k, _)) => {
-                let other = keys::id_from(&k[9..])?;
-                Relation::from_code(k[8], other).map(Ok)
+/// Most writes one batch of upkeep holds, so that deleting a month of data
+/// needs no more memory than deleting a minute of it.
+pub(crate) const UPKEEP_BATCH: usize = 4096;
+
+/// Removes the keys of `tree` in `[from, to)` in batches of at most
+/// [`UPKEEP_BATCH`]; returns how many.
+pub(crate) fn delete_range(db: &dyn Engine, tree: Tree, from: &[u8], to: &[u8]) -> Result<u64> {
+    delete_where(db, tree, from, Some(to), |_| true)
+}
+
+/// Removes the keys of `tree` in `[from, to)` that `pick` selects, in
+/// batches of at most [`UPKEEP_BATCH`]; returns how many.
+pub(crate) fn delete_where(
+    db: &dyn Engine,
+    tree: Tree,
+    from: &[u8],
+    to: Option<&[u8]>,
+    pick: impl Fn(&[u8]) -> bool,
+) -> Result<u64> {
+    let mut removed = 0;
+    let mut start = from.to_vec();
+    loop {
+        let mut batch = Batch::default();
+        let mut last = None;
+        for item in db.range(tree, &start, to, false) {
+            let (k, _) = item?;
+            if pick(&k) {
+                batch.remove(tree, &k);
             }
-            Err(e) => Some(Err(e.into())),
-        })
-        .collect()
+            last = Some(k.to_vec());
+            if batch.len() >= UPKEEP_BATCH {
+                break;
+            }
+        }
+        let n = batch.len() as u64;
+        db.apply(batch)?;
+        removed += n;
+        match last {
+            Some(mut k) if n as usize >= UPKEEP_BATCH => {
+                k.push(0); // the next key after `k`
+                start = k;
+            }
+            _ => return Ok(removed),
+        }
+    }
 }
 
 /// The error for a record that does not decode; `key` names it, and is only
