@@ -57,6 +57,16 @@ enum What {
         #[command(flatten)]
         bench: twin::bench_grpc::GrpcBench,
     },
+    /// The store's engines side by side: steady-state history ingest,
+    /// compaction memory and speed, reads under ingest, size on disk, and a
+    /// stress run with a watchdog (see `twin::bench_store`).
+    Store {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bench: twin::bench_store::StoreBench,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -77,6 +87,22 @@ pub fn is_batch(args: Option<&Args>) -> bool {
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::World(b) => world(b),
+        What::Store { json, bench } => {
+            let child = bench.compaction_child.is_some();
+            let v = twin::bench_store::run(bench, |s| {
+                if !json {
+                    eprintln!("… {s}");
+                }
+            })?;
+            if json || child {
+                println!("{v}");
+            } else {
+                for (k, x) in v.as_object().expect("an object") {
+                    println!("{k:<40} {x}");
+                }
+            }
+            Ok(())
+        }
         What::Grpc { json, bench } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -80,6 +80,10 @@ pub struct Args {
     hash_every: u64,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Set by the command line (not by programs that embed a run): exit the
+    /// process when the store stops writing.
+    #[arg(skip)]
+    watchdog: bool,
 }
 
 /// What `run` and `record` may change of a scenario, and how many workers.
@@ -138,6 +142,7 @@ impl From<RecordArgs> for Args {
             record: Some(r.out),
             hash_every: r.hash_every,
             serve: ServeArgs::off(),
+            watchdog: false,
         }
     }
 }
@@ -146,7 +151,8 @@ pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-pub fn main(args: Args) -> Result<()> {
+pub fn main(mut args: Args) -> Result<()> {
+    args.watchdog = true;
     // Two threads: the run loop and the gRPC server share them.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -162,6 +168,33 @@ pub fn main(args: Args) -> Result<()> {
         });
         run(args, stop, |_| {}).await
     })
+}
+
+/// Ends the process, with an error, when `store` has had writes pending for
+/// [`STALL_AFTER`](twin_core::store::watch::STALL_AFTER) without completing
+/// one: a run whose store stopped writing says so and exits non-zero, rather
+/// than hang (the gRPC health turns NOT_SERVING at the same threshold).
+fn watch_store(store: Store) {
+    use twin_core::store::watch::STALL_AFTER;
+    std::thread::Builder::new()
+        .name("store-watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Some(waited) = store.write_stall(STALL_AFTER) {
+                    tracing::error!(
+                        "store: writes pending for {:.0} s without one completing; stopping",
+                        waited.as_secs_f64()
+                    );
+                    eprintln!(
+                        "twin run: the store stopped writing ({:.0} s with writes pending)",
+                        waited.as_secs_f64()
+                    );
+                    std::process::exit(3);
+                }
+            }
+        })
+        .expect("the watchdog thread starts");
 }
 
 /// Asks a run to stop: it finishes the step it is in, checkpoints, flushes
@@ -224,6 +257,9 @@ pub async fn run(
     } else {
         args.engine.open(&args.store, retention)?
     };
+    if args.watchdog {
+        watch_store(store.clone());
+    }
     let start = SimTime(store.get_meta::<i64>("sim_time")?.unwrap_or(0));
     let recording = args.record.is_some();
     if recording && start != SimTime::ZERO {

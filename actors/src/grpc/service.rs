@@ -309,13 +309,13 @@ impl Twin for TwinService {
         };
         let events = self
             .store()?
-            .events(SimTime(req.from_ms), to, usize::MAX)
+            .events_where(SimTime(req.from_ms), to, limit, |e| {
+                entity.is_none_or(|id| e.entity == id)
+                    && (types.is_empty() || types.contains(&e.body.event_type()))
+            })
             .map_err(internal)?
-            .into_iter()
-            .filter(|e| entity.is_none_or(|id| e.entity == id))
-            .filter(|e| types.is_empty() || types.contains(&e.body.event_type()))
-            .take(limit)
-            .map(|e| convert::event_to_pb(&e))
+            .iter()
+            .map(convert::event_to_pb)
             .collect();
         Ok(Response::new(pb::ListEventsResponse { events }))
     }

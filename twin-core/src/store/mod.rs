@@ -390,22 +390,35 @@ impl Store {
     /// Logged events with `from <= time < to`, in log order, at most `limit`:
     /// one range scan that stops at `limit`, whatever the log's length.
     pub fn events(&self, from: SimTime, to: SimTime, limit: usize) -> Result<Vec<Event>> {
-        if to <= from {
-            return Ok(Vec::new());
+        self.events_where(from, to, limit, |_| true)
+    }
+
+    /// Like [`events`](Self::events), keeping only the events `keep`
+    /// accepts: the scan stops once `limit` are kept.
+    pub fn events_where(
+        &self,
+        from: SimTime,
+        to: SimTime,
+        limit: usize,
+        keep: impl Fn(&Event) -> bool,
+    ) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        if to <= from || limit == 0 {
+            return Ok(out);
         }
-        self.db()
-            .range(
-                Tree::Events,
-                &keys::event(from, 0),
-                Some(&keys::event(to, 0)),
-                false,
-            )
-            .take(limit)
-            .map(|item| {
-                let (k, v) = item?;
-                postcard::from_bytes(&v).map_err(corrupt(|| format!("event {:?}", &k[..])))
-            })
-            .collect()
+        let (lo, hi) = (keys::event(from, 0), keys::event(to, 0));
+        for item in self.db().range(Tree::Events, &lo, Some(&hi), false) {
+            let (k, v) = item?;
+            let e: Event =
+                postcard::from_bytes(&v).map_err(corrupt(|| format!("event {:?}", &k[..])))?;
+            if keep(&e) {
+                out.push(e);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Events in the log: a counter, not a scan.
@@ -502,6 +515,26 @@ impl Store {
     /// Bytes on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db().size_on_disk().unwrap_or(0)
+    }
+
+    /// Bytes of every key and value the store holds: what it keeps, before
+    /// the engine's own overhead (logs, pre-allocated files, garbage not
+    /// yet reclaimed). A full scan: for measurements.
+    pub fn stored_bytes(&self) -> Result<u64> {
+        let mut bytes = 0;
+        for t in Tree::ALL {
+            for item in self.db().range(t, &[], None, false) {
+                let (k, v) = item?;
+                bytes += (k.len() + v.len()) as u64;
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Does now the space reclaiming the engine does in the background, so
+    /// that [`size_on_disk`](Self::size_on_disk) reads the steady state.
+    pub fn settle(&self) -> Result<()> {
+        self.db().settle()
     }
 }
 

@@ -103,4 +103,7 @@ impl Engine for Tracked {
     fn size_on_disk(&self) -> Result<u64> {
         self.inner.size_on_disk()
     }
+    fn settle(&self) -> Result<()> {
+        self.inner.settle()
+    }
 }

@@ -107,4 +107,15 @@ impl Engine for FjallEngine {
     fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.disk_space()?)
     }
+
+    /// Flushes every memtable (so the journals can go) and compacts every
+    /// keyspace to its last level (so removed keys leave the disk).
+    fn settle(&self) -> Result<()> {
+        self.flush()?;
+        for t in &self.trees {
+            t.rotate_memtable_and_wait()?;
+            t.major_compact()?;
+        }
+        Ok(())
+    }
 }

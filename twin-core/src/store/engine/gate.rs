@@ -121,4 +121,7 @@ impl Engine for Gate {
     fn size_on_disk(&self) -> Result<u64> {
         self.inner.size_on_disk()
     }
+    fn settle(&self) -> Result<()> {
+        self.inner.settle()
+    }
 }

@@ -184,6 +184,11 @@ pub trait Engine: Send + Sync {
     fn flush(&self) -> Result<()>;
     /// Bytes the engine's files take on disk.
     fn size_on_disk(&self) -> Result<u64>;
+    /// Does now the space reclaiming the engine would do in the background
+    /// (for measuring the size on disk, not on any user's path).
+    fn settle(&self) -> Result<()> {
+        self.flush()
+    }
 
     fn contains(&self, tree: Tree, key: &[u8]) -> Result<bool> {
         Ok(self.get(tree, key)?.is_some())
