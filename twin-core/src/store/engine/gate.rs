@@ -7,7 +7,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 use super::{Batch, Bytes, Engine, EngineKind, Scan, Tree};
 use crate::store::{Result, StoreError};
@@ -23,8 +22,6 @@ struct Switches {
     held: Mutex<bool>,
     released: Condvar,
     fail_reads: AtomicBool,
-    /// A delay added to every read, in microseconds.
-    read_delay_us: std::sync::atomic::AtomicU64,
 }
 
 impl GateControl {
@@ -40,13 +37,6 @@ impl GateControl {
     pub fn fail_reads(&self, on: bool) {
         self.inner.fail_reads.store(on, Ordering::SeqCst);
     }
-    /// Every read takes at least `delay` longer.
-    pub fn delay_reads(&self, delay: Duration) {
-        self.inner
-            .read_delay_us
-            .store(delay.as_micros() as u64, Ordering::SeqCst);
-    }
-
     fn wait_open(&self) {
         let mut held = self.inner.held.lock().expect("gate lock");
         while *held {
@@ -55,10 +45,6 @@ impl GateControl {
     }
 
     fn read(&self, tree: Tree) -> Result<()> {
-        let us = self.inner.read_delay_us.load(Ordering::SeqCst);
-        if us > 0 {
-            std::thread::sleep(Duration::from_micros(us));
-        }
         if self.inner.fail_reads.load(Ordering::SeqCst) {
             return Err(StoreError::Io(format!(
                 "read of tree `{}` failed (gate)",
