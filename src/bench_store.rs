@@ -13,9 +13,9 @@
 //!   second from a third thread during the measured window, over series
 //!   holding a day of history.
 //! - `E_compaction_*` and `E_bytes_per_obs`: in a child process per figure,
-//!   one hour of 1 Hz series (`--series` / 4 and `--series` of them, 4×
-//!   apart) written and then compacted; samples rolled up per second, the
-//!   rise of the peak resident size during compaction, and the store's size
+//!   one hour of 1 Hz series (`--series` and 4 × `--series` of them) written,
+//!   flushed, then compacted; samples rolled up per second and the rise of the peak
+//!   resident size during compaction (medians over `--runs`), and the store's size
 //!   on disk per sample once compacted and settled (the engine's own
 //!   background space reclaiming done at once), and the bytes of the keys
 //!   and values it holds per sample (`E_stored_bytes_per_obs`: without the
@@ -45,7 +45,7 @@ pub struct StoreBench {
     /// Series written at 1 Hz of simulated time during ingest.
     #[arg(long, default_value_t = 4000)]
     pub series: usize,
-    /// Ingest runs per engine; the median is reported.
+    /// Ingest and compaction runs per engine; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
     /// Length of each engine's stress run.
@@ -122,16 +122,25 @@ pub fn run(b: StoreBench, progress: impl Fn(&str)) -> Result<Json> {
         out.insert(format!("{e}_ingest_obs_per_s_runs"), json!(rates));
         out.insert(format!("{e}_history_read_p99_ms"), json!(median(reads)));
     }
-    for (size, series) in [("small", b.series / 4), ("large", b.series)] {
+    for (size, series) in [("small", b.series), ("large", 4 * b.series)] {
         for e in &engines {
-            progress(&format!("compaction {e}, {size} hour ({series} series)"));
-            let f = compaction_in_child(*e, series)?;
+            let mut runs = Vec::new();
+            for r in 0..b.runs.max(1) {
+                progress(&format!(
+                    "compaction {e}, {size} hour ({series} series), run {} of {}",
+                    r + 1,
+                    b.runs
+                ));
+                runs.push(compaction_in_child(*e, series)?);
+            }
             for key in ["samples_per_s", "peak_rss_mb"] {
-                out.insert(format!("{e}_compaction_{key}_{size}"), f[key].clone());
+                let xs: Vec<f64> = runs.iter().filter_map(|f| f[key].as_f64()).collect();
+                out.insert(format!("{e}_compaction_{key}_{size}"), json!(median(&xs)));
+                out.insert(format!("{e}_compaction_{key}_{size}_runs"), json!(xs));
             }
             if size == "large" {
                 for key in ["bytes_per_obs", "stored_bytes_per_obs"] {
-                    out.insert(format!("{e}_{key}"), f[key].clone());
+                    out.insert(format!("{e}_{key}"), runs[0][key].clone());
                 }
             }
         }

@@ -2,7 +2,8 @@
 //! per-shard baseline, through the twin runtime (with and without history), and
 //! through one actix actor per entity; plus resident memory per entity.
 //!
-//! Figures are wall-clock throughputs over the whole load (no warm-up tricks);
+//! Figures are wall-clock throughputs over the whole load (the run with
+//! history excepted: it measures the steady state after an hour of warm-up);
 //! the command prints them, tests never time anything.
 
 use std::sync::Arc;
@@ -41,13 +42,7 @@ pub fn load(ids: &[EntityId], rounds: usize, batch: usize) -> Vec<Vec<Observatio
     let mut cur = Vec::with_capacity(batch);
     for r in 0..rounds {
         for (i, id) in ids.iter().enumerate() {
-            let v = 18.0 + ((i * 7 + r * 3) % 100) as f64 / 10.0;
-            cur.push(Observation::number(
-                *id,
-                SimTime::secs(r as i64 + 1),
-                Measurand::Temperature,
-                v,
-            ));
+            cur.push(reading(*id, i, r, SimTime::secs(r as i64 + 1)));
             if cur.len() == batch {
                 out.push(std::mem::replace(&mut cur, Vec::with_capacity(batch)));
             }
@@ -57,6 +52,12 @@ pub fn load(ids: &[EntityId], rounds: usize, batch: usize) -> Vec<Vec<Observatio
         out.push(cur);
     }
     out
+}
+
+/// Sensor `i`'s temperature in round `r`.
+fn reading(id: EntityId, i: usize, r: usize, at: SimTime) -> Observation {
+    let v = 18.0 + ((i * 7 + r * 3) % 100) as f64 / 10.0;
+    Observation::number(id, at, Measurand::Temperature, v)
 }
 
 fn count(batches: &[Vec<Observation>]) -> usize {
@@ -134,25 +135,23 @@ pub struct TwinRun {
 }
 
 /// Observations through ingest → entity actors → bus, with one subscriber
-/// counting every event. With a store, every observation also goes to history.
+/// counting every event, without history ([`history_steady`] measures it).
 pub fn twin_obs_per_s(
     n: usize,
     rounds: usize,
     batch: usize,
     workers: usize,
-    store: Option<Store>,
 ) -> Result<TwinRun, RuntimeError> {
-    let history = store.is_some();
     let rt = Runtime::start(
         RuntimeConfig {
             workers,
-            history,
+            history: false,
             passivate_after: None,
             bus_capacity: 4096,
             max_batch: batch.max(100_000),
             ..RuntimeConfig::default()
         },
-        store,
+        None,
     )?;
     let (ids, records) = sensors(n);
     let records: Vec<EntityRecord> = records.collect();
@@ -197,6 +196,108 @@ pub fn twin_obs_per_s(
         observations: total,
         events_received,
         events_missed,
+    })
+}
+
+/// Simulated time between two readings of a sensor in [`history_steady`]:
+/// an hour holds 120 readings per series, enough to seal its chunks.
+const HISTORY_STEP_S: i64 = 30;
+
+/// Result of one [`history_steady`] run.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryRun {
+    /// Observations per second over the measured hours.
+    pub obs_per_s: f64,
+    /// Observations in the measured hours.
+    pub observations: usize,
+    /// Compactions that finished inside the measured window.
+    pub compactions: usize,
+}
+
+/// The runtime with history at steady state: `n` sensors each read every 30
+/// simulated seconds for `hours` simulated hours, ingested in batches of
+/// `batch` into a runtime that writes history to `store`, with the store's
+/// own syncing on (as `twin run` runs it). At every simulated hour boundary
+/// a compaction (sealing, WAL trimming, roll-up, repacking) runs on its own
+/// thread, as the hourly upkeep of `twin run` does, while ingest goes on. The
+/// first hour is warm-up (every head fills and seals once) and not counted;
+/// the measured hours hold heads sealing, the WAL trimming and `hours - 2`
+/// or more compactions.
+pub fn history_steady(
+    n: usize,
+    hours: usize,
+    batch: usize,
+    workers: usize,
+    store: Store,
+) -> Result<HistoryRun, RuntimeError> {
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers,
+            history: true,
+            passivate_after: None,
+            max_batch: batch.max(100_000),
+            ..RuntimeConfig::default()
+        },
+        Some(store.clone()),
+    )?;
+    let (ids, records) = sensors(n);
+    let per_hour = (3600 / HISTORY_STEP_S) as usize;
+    let (hour_tx, hour_rx) = std::sync::mpsc::channel::<i64>();
+    let compactor = std::thread::spawn(move || {
+        let mut done = Vec::new();
+        for h in hour_rx {
+            store.compact(SimTime::hours(h))?;
+            done.push(Instant::now());
+        }
+        Ok::<_, twin_core::store::StoreError>(done)
+    });
+    let round_batches = |r: usize| {
+        let at = SimTime::secs((r as i64 + 1) * HISTORY_STEP_S);
+        let ids = &ids;
+        (0..n).step_by(batch.max(1)).map(move |from| {
+            (from..(from + batch).min(n))
+                .map(|i| reading(ids[i], i, r, at))
+                .collect::<Vec<_>>()
+        })
+    };
+    let ingest = |rounds: std::ops::Range<usize>| {
+        futures::executor::block_on(async {
+            let mut applied = 0;
+            for r in rounds {
+                if r > 0 && r % per_hour == 0 {
+                    let _ = hour_tx.send((r / per_hour) as i64);
+                }
+                let mut stream = futures::stream::iter(round_batches(r))
+                    .map(|b| rt.ingest(b, false))
+                    .buffer_unordered(4);
+                while let Some(report) = stream.next().await {
+                    applied += report?.applied;
+                }
+            }
+            Ok::<_, RuntimeError>(applied)
+        })
+    };
+    futures::executor::block_on(async {
+        let records: Vec<EntityRecord> = records.collect();
+        for chunk in records.chunks(50_000) {
+            rt.create(chunk.to_vec(), SimTime::ZERO).await?;
+        }
+        Ok::<_, RuntimeError>(())
+    })?;
+    ingest(0..per_hour)?;
+    let start = Instant::now();
+    let applied = ingest(per_hour..hours.max(2) * per_hour)?;
+    let end = Instant::now();
+    drop(hour_tx);
+    let done = compactor
+        .join()
+        .expect("compaction thread")
+        .map_err(|e| RuntimeError::Store(e.to_string()))?;
+    drop(rt);
+    Ok(HistoryRun {
+        obs_per_s: applied as f64 / (end - start).as_secs_f64(),
+        observations: applied,
+        compactions: done.iter().filter(|t| **t > start && **t <= end).count(),
     })
 }
 

@@ -42,6 +42,12 @@ enum What {
         /// Throughput runs per figure; the median is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Sensor entities for the steady-state run with history.
+        #[arg(long, default_value_t = 100_000)]
+        history_entities: usize,
+        /// Simulated hours of that run (the first is warm-up).
+        #[arg(long, default_value_t = 4)]
+        history_hours: usize,
         /// Run only the plain twin throughput (for profiling).
         #[arg(long, hide = true)]
         only_twin: bool,
@@ -157,10 +163,12 @@ pub fn main(args: Args) -> Result<()> {
             big,
             actix_entities,
             runs,
+            history_entities,
+            history_hours,
             only_twin,
         } => {
             if only_twin {
-                let run = bench::twin_obs_per_s(entities, rounds, batch, workers, None)?;
+                let run = bench::twin_obs_per_s(entities, rounds, batch, workers)?;
                 println!("{run:?}");
                 return Ok(());
             }
@@ -172,6 +180,8 @@ pub fn main(args: Args) -> Result<()> {
                 big,
                 actix_n: actix_entities,
                 runs,
+                history_n: history_entities,
+                history_hours,
             };
             runtime(json, sizes)
         }
@@ -208,6 +218,8 @@ struct Sizes {
     big: usize,
     actix_n: usize,
     runs: usize,
+    history_n: usize,
+    history_hours: usize,
 }
 
 fn runtime(json: bool, sizes: Sizes) -> Result<()> {
@@ -219,6 +231,8 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
         big,
         actix_n,
         runs,
+        history_n,
+        history_hours,
     } = sizes;
     let step = |what: &str| {
         if !json {
@@ -238,18 +252,22 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
     step("twin: ingest → entity actors → bus");
     let mut last = None;
     let twin = bench::median_of(runs, || {
-        let run = bench::twin_obs_per_s(n, rounds, batch, workers, None)?;
+        let run = bench::twin_obs_per_s(n, rounds, batch, workers)?;
         last = Some(run);
         Ok::<_, Box<dyn std::error::Error>>(run.obs_per_s)
     })?;
     let last = last.expect("at least one run");
-    step("twin with history in sled");
+    step("twin with history at steady state (default engine, compaction every simulated hour)");
+    let mut compactions = Vec::new();
     let hist = bench::median_of(runs, || {
         let dir = tempfile::tempdir()?;
         let store = Store::open(dir.path(), Retention::default())?;
-        Ok::<_, Box<dyn std::error::Error>>(
-            bench::twin_obs_per_s(n, rounds, batch, workers, Some(store))?.obs_per_s,
-        )
+        let run = bench::history_steady(history_n, history_hours, batch, workers, store)?;
+        if run.compactions == 0 {
+            return Err("no compaction finished inside the measured window".into());
+        }
+        compactions.push(run.compactions);
+        Ok::<_, Box<dyn std::error::Error>>(run.obs_per_s)
     })?;
     step("memory per idle entity");
     let mem = memory_in_child(n, workers)?;
@@ -275,6 +293,9 @@ fn runtime(json: bool, sizes: Sizes) -> Result<()> {
         "twin_events_received": last.events_received,
         "twin_events_missed": last.events_missed,
         "twin_obs_per_s_with_history": hist.round(),
+        "history_entities": history_n,
+        "history_hours": history_hours,
+        "history_compactions_in_window": compactions,
         "ratio": twin / raw,
         "bytes_per_idle_entity": mem.round(),
         "bytes_per_idle_entity_10m": mem_big.map(f64::round),

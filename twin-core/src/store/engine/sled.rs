@@ -34,7 +34,7 @@ pub struct SledEngine {
 impl SledEngine {
     fn config() -> sled::Config {
         sled::Config::new()
-            .cache_capacity(256 << 20)
+            .cache_capacity(64 << 20)
             .segment_size(1 << 24)
             .flush_every_ms(Some(500))
     }

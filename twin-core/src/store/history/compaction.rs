@@ -19,7 +19,7 @@ use super::History;
 use super::heads::{PACKED, Sealed, normalise};
 use super::query::{aggregate, decode_chunk};
 use super::{codec, heads};
-use crate::store::engine::{Batch, Tree};
+use crate::store::engine::{Batch, Tree, prefix_end};
 use crate::store::{CompactReport, Result, Sample, UPKEEP_BATCH, delete_range, delete_where, keys};
 use crate::time::SimTime;
 
@@ -138,19 +138,29 @@ impl History {
 
     /// Rolls up hour `h` series by series, and repacks each series' chunks
     /// of the hour into one.
+    ///
+    /// Each series is read by its own scan: an LSM scan pins every memtable
+    /// written while it is open, so one scan over the whole hour would keep
+    /// the hour's repacked chunks in memory until it ends.
     fn roll_up_hour(&self, h: i32, report: &mut CompactReport) -> Result<()> {
+        let hour = keys::hour_key(h);
+        let end = prefix_end(&hour);
         let mut series = SeriesHour::default();
         let mut rollups = Batch::default();
-        for item in self.db.prefix(Tree::Chunks, &keys::hour_key(h)) {
-            let (k, v) = item?;
-            if series.parts.first().is_some_and(|p| p[4..14] != k[4..14]) {
+        let mut cursor = Some(hour.to_vec());
+        while let Some(from) = cursor.take() {
+            for item in self.db.range(Tree::Chunks, &from, end.as_deref(), false) {
+                let (k, v) = item?;
+                if series.parts.first().is_some_and(|p| p[4..14] != k[4..14]) {
+                    cursor = Some(k.to_vec());
+                    break;
+                }
+                decode_chunk(&k, &v, &mut series.samples)?;
+                series.parts.push(k.to_vec());
+            }
+            if !series.parts.is_empty() {
                 self.finish_series(h, &mut series, &mut rollups, report)?;
             }
-            decode_chunk(&k, &v, &mut series.samples)?;
-            series.parts.push(k.to_vec());
-        }
-        if !series.parts.is_empty() {
-            self.finish_series(h, &mut series, &mut rollups, report)?;
         }
         self.db.apply(rollups)
     }
