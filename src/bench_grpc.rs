@@ -241,14 +241,11 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
     let (stop, stopped) = oneshot::channel::<()>();
     let (addr, serve) = bind(
         ServerConfig {
-            listen: "127.0.0.1:0".parse()?,
-            tokens: vec![TOKEN.into()],
-            tls: None,
             limits: LimitConfig {
                 max_obs_per_s: f64::INFINITY,
                 ..LimitConfig::default()
             },
-            stall_after: twin_core::store::watch::STALL_AFTER,
+            ..ServerConfig::new("127.0.0.1:0".parse()?, vec![TOKEN.into()])
         },
         runtime.clone(),
         None,

@@ -7,10 +7,11 @@
 use std::sync::Mutex;
 
 use tokio::sync::{Notify, oneshot};
-use twin_actors::grpc::{SimControl, SimStatus};
+use twin_actors::grpc::{LoadError, SimControl, SimStatus};
 use twin_core::state::InputError;
 use twin_core::{ClockMode, Command, SimTime};
 use twin_scenarios::Scenario;
+use twin_scenarios::catalog::Catalog;
 
 /// Commands waiting for the loop, with where to answer.
 type PendingCommands = (Vec<Command>, oneshot::Sender<Vec<(usize, InputError)>>);
@@ -41,15 +42,24 @@ pub struct Requests {
     pub load: Option<PendingLoad>,
 }
 
+/// What a `LoadScenario` request may load.
+pub struct LoadPolicy {
+    pub catalog: Catalog,
+    /// The largest world, in entities (`--max-entities`).
+    pub max_entities: usize,
+}
+
 pub struct RunControl {
     state: Mutex<State>,
+    loads: LoadPolicy,
     /// Wakes the loop when a request arrives.
     pub wake: Notify,
 }
 
 impl RunControl {
-    pub fn new(scenario: &str, clock: ClockMode, time: SimTime) -> RunControl {
+    pub fn new(scenario: &str, clock: ClockMode, time: SimTime, loads: LoadPolicy) -> RunControl {
         RunControl {
+            loads,
             state: Mutex::new(State {
                 time,
                 clock: Some(clock),
@@ -154,24 +164,46 @@ impl SimControl for RunControl {
     }
 
     fn scenarios(&self) -> Vec<String> {
-        Scenario::builtin_names()
-            .into_iter()
-            .map(str::to_string)
-            .collect()
+        self.loads.catalog.names()
     }
 
-    async fn load(&self, name: &str, seed: Option<u64>, scale: Option<f64>) -> Result<(), String> {
-        let mut scenario = Scenario::find(name).map_err(|e| e.to_string())?;
+    /// Checks the request fully (name, scale, the size of the world it
+    /// asks for) before the loop builds anything.
+    async fn load(
+        &self,
+        name: &str,
+        seed: Option<u64>,
+        scale: Option<f64>,
+    ) -> Result<(), LoadError> {
+        let invalid = |field, reason| LoadError::Invalid { field, reason };
+        let mut scenario = self.loads.catalog.load(name).map_err(|r| {
+            if let Some(detail) = &r.detail {
+                tracing::warn!("LoadScenario refused: {detail}");
+            }
+            invalid("name", r.reason)
+        })?;
         if let Some(seed) = seed {
             scenario = scenario.with_seed(seed);
         }
         if let Some(scale) = scale {
+            if !(scale > 0.0 && scale.is_finite()) {
+                return Err(invalid(
+                    "scale",
+                    format!("{scale} is not a positive number"),
+                ));
+            }
             scenario = scenario.with_scale(scale);
         }
+        scenario
+            .check_size(self.loads.max_entities)
+            .map_err(|e| invalid("scale", e.message))?;
         let (tx, rx) = oneshot::channel();
         self.lock().load = Some((scenario, tx));
         self.wake.notify_one();
         rx.await
-            .map_err(|_| "the run stopped before the scenario was loaded".to_string())?
+            .map_err(|_| {
+                LoadError::Failed("the run stopped before the scenario was loaded".into())
+            })?
+            .map_err(LoadError::Failed)
     }
 }

@@ -58,7 +58,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the twin on a scenario's simulated world.
-    Run(twin::run::Args),
+    Run(Box<twin::run::Args>),
     /// Run a scenario and record every input, with state hashes, for replay.
     Record(twin::run::RecordArgs),
     /// Re-drive a fresh runtime from a recording and check every hash.
@@ -82,7 +82,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tune_allocator(&cli.command);
     let result = match cli.command {
-        Command::Run(a) => twin::run::main(a),
+        Command::Run(a) => twin::run::main(*a),
         Command::Record(a) => twin::run::record(a),
         Command::Replay(a) => cmd::replay::main(a),
         Command::Inspect(a) => cmd::inspect::main(a),

@@ -260,12 +260,21 @@ fn bad_arguments_get_clear_errors() {
         stderr(&o)
     );
 
-    let o = twin(&["run", "--ephemeral", "--clock", "x0"]);
+    let o = twin(&["run", "--ephemeral", "--clock", "fast-ish"]);
     assert!(
         stderr(&o).contains("expected real, max, step or xN"),
         "{}",
         stderr(&o)
     );
+    let o = twin(&["run", "--ephemeral", "--clock", "x0"]);
+    assert!(
+        stderr(&o).contains("must be between 0.001 and 1000000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = twin(&["run", "--ephemeral", "--scale", "1e12"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("over the limit"), "{}", stderr(&o));
 
     let store = dir.path().join("s");
     let store = store.to_str().unwrap();
@@ -304,6 +313,10 @@ fn bench_runtime_prints_every_figure() {
         "6000",
         "--actix-entities",
         "2000",
+        "--history-entities",
+        "300",
+        "--history-hours",
+        "3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -174,6 +174,29 @@ async fn a_client_pauses_steps_and_resumes_a_running_scenario() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    // A factor so small that the wait before the next tick overflows a
+    // Duration is refused, naming the range, and the run goes on.
+    let e = c
+        .set_speed(req(pb::SetSpeedRequest {
+            clock: "x1e-20".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("between"), "{}", e.message());
+    let e = c
+        .step(req(pb::StepRequest {
+            duration_ms: 1 << 62,
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+    let still = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(still.time_ms >= later.time_ms, "{still:?}");
     let e = c
         .step(req(pb::StepRequest { duration_ms: 1_000 }))
         .await
@@ -217,10 +240,37 @@ async fn a_client_pauses_steps_and_resumes_a_running_scenario() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
-    assert!(
-        e.message().contains("built-in: farm-cocoa"),
-        "{}",
-        e.message()
-    );
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert!(e.message().contains("farm-cocoa"), "{}", e.message());
+    // A path outside any scenario directory is refused without reading it,
+    // and a scale that would build the world until memory runs out is
+    // refused before building; the server goes on answering.
+    for name in ["/etc/passwd", "../../../../etc/passwd"] {
+        let e = c
+            .load_scenario(req(pb::LoadScenarioRequest {
+                name: name.into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+        assert!(e.message().starts_with("name: "), "{}", e.message());
+        assert!(!e.message().contains("root:"), "{}", e.message());
+    }
+    let e = c
+        .load_scenario(req(pb::LoadScenarioRequest {
+            name: "factory".into(),
+            scale: 1e12,
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+    assert!(e.message().contains("over the limit"), "{}", e.message());
+    let still = c
+        .get_simulation(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still.scenario, "factory");
 }

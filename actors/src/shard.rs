@@ -270,8 +270,12 @@ impl ShardCore {
                 state::command(&mut h.state, &mut h.common, c, &mut ctx).map(|()| Applied::Current)
             }
         };
-        h.common.updated = h.common.updated.max(time);
-        h.common.dirty = true;
+        // A refused input changes nothing: not the time of the last
+        // update (which passivation and staleness read), not what is saved.
+        if result.is_ok() {
+            h.common.updated = h.common.updated.max(time);
+            h.common.dirty = true;
+        }
         result
     }
 

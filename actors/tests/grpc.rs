@@ -82,11 +82,13 @@ async fn fixture_on(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (addr, serve) = bind(
         ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tokens: vec![TOKEN.into(), "other".into()],
             tls,
             limits,
             stall_after: std::time::Duration::from_millis(400),
+            ..ServerConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+                vec![TOKEN.into(), "other".into()],
+            )
         },
         runtime.clone(),
         None,

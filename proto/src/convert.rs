@@ -5,6 +5,7 @@
 //! own `INVALID_ARGUMENT` or per-item error without looking inside.
 
 use geo::{Coord, LineString};
+use twin_core::id::quoted;
 use twin_core::state::{AlarmLevel, ControlView, KindState, ZoneShape};
 use twin_core::value::Estimate;
 use twin_core::{
@@ -75,7 +76,10 @@ pub fn entity_id(s: &str, field: &str) -> Result<EntityId, FieldError> {
         FieldError::new(
             field,
             "invalid_argument",
-            format!("`{s}` is not an entity id such as machine/pump-01: {e}"),
+            format!(
+                "`{}` is not an entity id such as machine/pump-01: {e}",
+                quoted(s)
+            ),
         )
     })
 }
@@ -85,7 +89,7 @@ pub fn measurand(s: &str, field: &str) -> Result<Measurand, FieldError> {
         FieldError::new(
             field,
             "invalid_argument",
-            format!("`{s}` is not a measurand (see GetMeasurands)"),
+            format!("`{}` is not a measurand (see GetMeasurands)", quoted(s)),
         )
     })
 }

@@ -11,9 +11,11 @@
 
 pub mod bench;
 pub mod calendar;
+pub mod catalog;
 pub mod geojson;
 pub mod profiles;
 pub mod sensor;
+mod size;
 pub mod spec;
 pub mod world;
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::bench::lockstep_config;
-use crate::control::RunControl;
+use crate::control::{LoadPolicy, RunControl};
 use crate::drive::{Driver, Recorder, TICK_EVERY, Tally};
 use crate::progress;
 use crate::store_args::EngineArg;
@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use twin_actors::{Delivery, Filter, Runtime, RuntimeConfig};
 use twin_core::store::{Retention, Store};
 use twin_core::{Clock, ClockMode, EventBody, EventType, SimTime};
+use twin_scenarios::catalog::Catalog;
 use twin_scenarios::{Scenario, SimWorld};
 
 mod serve;
@@ -98,6 +99,10 @@ pub struct WorldArgs {
     /// Worker threads (shards).
     #[arg(long, default_value_t = default_workers())]
     workers: usize,
+    /// The largest world a scenario, here or in a `LoadScenario` request,
+    /// may build (entities; checked before building).
+    #[arg(long, default_value_t = 10_000_000)]
+    max_entities: usize,
 }
 
 /// `twin record`: `twin run` into a recording, on a temporary store, as fast
@@ -235,6 +240,7 @@ fn scenario(args: &Args) -> Result<Scenario> {
         }
         s = s.with_scale(scale);
     }
+    s.check_size(args.world.max_entities)?;
     Ok(s)
 }
 
@@ -302,7 +308,12 @@ pub async fn run(
     store.put_meta("scenario", &scenario.spec.name)?;
 
     // A stop request sets the flag (checked between steps) and wakes any wait.
-    let control = Arc::new(RunControl::new(&scenario.spec.name, mode, start));
+    let loads = LoadPolicy {
+        catalog: Catalog::new(args.serve.scenario_dir.as_deref())
+            .map_err(|e| format!("--scenario-dir: {e}"))?,
+        max_entities: args.world.max_entities,
+    };
+    let control = Arc::new(RunControl::new(&scenario.spec.name, mode, start, loads));
     let (flag, waker) = (Arc::new(AtomicBool::new(false)), control.clone());
     let stopping = flag.clone();
     tokio::spawn(async move {

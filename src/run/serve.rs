@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// Observations per second one client (token) may send.
     #[arg(long, default_value_t = LimitConfig::default().max_obs_per_s)]
     max_obs_per_s: f64,
+    /// How far ahead of the simulation's clock an ingested observation may
+    /// be (later ones are refused as `too_far_ahead`).
+    #[arg(long, default_value = "5m", value_parser = twin_core::SimTime::parse_duration)]
+    max_skew: twin_core::SimTime,
+    /// Directory of scenario files `LoadScenario` may load by file name
+    /// (without it, only the built-ins).
+    #[arg(long)]
+    pub scenario_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -60,6 +68,8 @@ impl ServeArgs {
             max_message_bytes: LimitConfig::default().max_message_bytes,
             max_batch: LimitConfig::default().max_batch,
             max_obs_per_s: LimitConfig::default().max_obs_per_s,
+            scenario_dir: None,
+            max_skew: twin_core::SimTime::minutes(5),
         }
     }
 }
@@ -133,6 +143,7 @@ pub async fn serve(
                 max_obs_per_s: args.max_obs_per_s,
             },
             stall_after: twin_core::store::watch::STALL_AFTER,
+            max_skew: args.max_skew,
         },
         runtime,
         Some(control),

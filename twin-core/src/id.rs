@@ -71,17 +71,48 @@ impl FromStr for Kind {
 const KIND_SHIFT: u32 = 61;
 const HASH_MASK: u64 = (1 << KIND_SHIFT) - 1;
 
+/// Longest local name of an entity, in bytes.
+pub const MAX_NAME: usize = 256;
+
 /// The address of an entity actor. See the module doc for its layout.
+/// Deserializing checks the kind bits, as [`EntityId::from_raw`] does: a
+/// recording or a payload may carry any number.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct EntityId(NonZeroU64);
+
+impl TryFrom<u64> for EntityId {
+    type Error = IdError;
+    fn try_from(raw: u64) -> Result<EntityId, IdError> {
+        EntityId::from_raw(raw)
+    }
+}
+
+impl From<EntityId> for u64 {
+    fn from(id: EntityId) -> u64 {
+        id.raw()
+    }
+}
+
+/// At most 64 characters of `s`, to quote untrusted text in an error.
+pub fn quoted(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("unknown entity kind `{0}` (expected parcel, machine, sensor, vehicle or zone)")]
+    #[error(
+        "unknown entity kind `{}` (expected parcel, machine, sensor, vehicle or zone)",
+        quoted(.0)
+    )]
     UnknownKind(String),
-    #[error("entity name `{0}` must look like KIND/NAME, e.g. machine/press-07")]
+    #[error("entity name `{}` must look like KIND/NAME, e.g. machine/press-07", quoted(.0))]
     Malformed(String),
+    #[error("entity name of {0} bytes: at most {MAX_NAME}")]
+    TooLong(usize),
     #[error("entity id {0:#x} carries no valid kind")]
     BadRaw(u64),
 }
@@ -116,11 +147,17 @@ impl EntityId {
     }
 
     fn split(s: &str) -> Result<(Kind, &str), IdError> {
+        if s.len() > MAX_NAME + 8 {
+            return Err(IdError::TooLong(s.len()));
+        }
         let (kind, local) = s
             .split_once('/')
             .ok_or_else(|| IdError::Malformed(s.to_string()))?;
         if local.is_empty() {
             return Err(IdError::Malformed(s.to_string()));
+        }
+        if local.len() > MAX_NAME {
+            return Err(IdError::TooLong(local.len()));
         }
         Ok((kind.parse()?, local))
     }
@@ -201,6 +238,34 @@ pub type IdMap<V> = hashbrown::HashMap<EntityId, V, IdBuildHasher>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_ids_are_refused_not_panicked_on() {
+        // A raw id with no valid kind, as a payload or recording may carry.
+        let bad = (7u64 << KIND_SHIFT) | 42;
+        assert!(matches!(EntityId::from_raw(bad), Err(IdError::BadRaw(_))));
+        let json = format!("[{bad}]");
+        let e = serde_json::from_str::<Vec<EntityId>>(&json).unwrap_err();
+        assert!(e.to_string().contains("no valid kind"), "{e}");
+        let good = EntityId::of(Kind::Sensor, "t-1");
+        let back: EntityId = serde_json::from_str(&serde_json::to_string(&good).unwrap()).unwrap();
+        assert_eq!(back, good);
+        // A 64 KiB name (its length once wrapped the name table's u16).
+        let long = format!("sensor/{}", "é".repeat(32 * 1024));
+        let e = EntityId::parse(&long).unwrap_err();
+        assert!(matches!(e, IdError::TooLong(_)), "{e}");
+        assert!(e.to_string().len() < 100);
+        let id = EntityId::new(Kind::Sensor, &"é".repeat(32 * 1024 + 1));
+        assert_eq!(id.local_name(), None, "too long to be recorded");
+        assert!(id.to_string().starts_with("sensor/#"));
+        let ok = "x".repeat(MAX_NAME);
+        assert_eq!(
+            EntityId::parse(&format!("zone/{ok}")).unwrap().local_name(),
+            Some(ok)
+        );
+        let e = EntityId::parse(&format!("{}/x", "k".repeat(200))).unwrap_err();
+        assert!(e.to_string().len() < 200, "{e}");
+    }
 
     #[test]
     fn id_carries_kind_and_name() {

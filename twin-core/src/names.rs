@@ -52,10 +52,12 @@ impl NameTable {
     }
 
     fn insert(&mut self, id: EntityId, local: &str) {
-        let need = HEADER + local.len();
-        if need > CHUNK {
+        // The length is stored in two bytes; longer names are not kept
+        // (parsing refuses them; an id never depends on its name's record).
+        if local.len() > crate::id::MAX_NAME {
             return;
         }
+        let need = HEADER + local.len();
         if self.chunks.last().is_none_or(|c| c.len() + need > CHUNK) {
             if self.chunks.len() >= u32::MAX as usize / CHUNK {
                 return; // 4 GiB of names: stop recording, ids still work.

@@ -44,7 +44,7 @@ impl SimTime {
     }
     /// The start of the bucket of width `width` that holds this time.
     pub fn floor(self, width: SimTime) -> SimTime {
-        SimTime(self.0.div_euclid(width.0) * width.0)
+        SimTime(self.0.div_euclid(width.0).saturating_mul(width.0))
     }
     pub fn saturating_sub(self, other: SimTime) -> SimTime {
         SimTime(self.0.saturating_sub(other.0))
@@ -72,17 +72,20 @@ impl SimTime {
     }
 }
 
+/// Saturating: a time from outside (a request, a payload, a recording) may
+/// be anywhere in the `i64` range, and arithmetic on it must not overflow.
 impl Add for SimTime {
     type Output = SimTime;
     fn add(self, rhs: SimTime) -> SimTime {
-        SimTime(self.0 + rhs.0)
+        SimTime(self.0.saturating_add(rhs.0))
     }
 }
 
+/// Saturating, as [`Add`].
 impl Sub for SimTime {
     type Output = SimTime;
     fn sub(self, rhs: SimTime) -> SimTime {
-        SimTime(self.0 - rhs.0)
+        SimTime(self.0.saturating_sub(rhs.0))
     }
 }
 
@@ -116,18 +119,38 @@ pub enum ClockMode {
 }
 
 impl ClockMode {
-    /// Parses `real`, `max`, `step` or `xN` (e.g. `x60`).
+    /// The slowest accelerated clock: one simulated second per 1,000 wall
+    /// seconds.
+    pub const MIN_FACTOR: f64 = 1e-3;
+    /// The fastest: a million simulated seconds (11.6 days) per wall second;
+    /// beyond that, `max` is what is meant.
+    pub const MAX_FACTOR: f64 = 1e6;
+
+    /// Parses `real`, `max`, `step` or `xN` (e.g. `x60`), N between
+    /// [`MIN_FACTOR`](Self::MIN_FACTOR) and [`MAX_FACTOR`](Self::MAX_FACTOR).
     pub fn parse(s: &str) -> Result<ClockMode, String> {
         match s {
             "real" | "realtime" => Ok(ClockMode::RealTime),
             "max" | "fast" => Ok(ClockMode::AsFastAsPossible),
             "step" | "stepped" => Ok(ClockMode::Stepped),
-            _ => s
-                .strip_prefix('x')
-                .and_then(|f| f.parse::<f64>().ok())
-                .filter(|f| f.is_finite() && *f > 0.0)
-                .map(ClockMode::Accelerated)
-                .ok_or_else(|| format!("clock mode `{s}`: expected real, max, step or xN")),
+            _ => {
+                let shown: String = s.chars().take(32).collect();
+                let f = s
+                    .strip_prefix('x')
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .ok_or_else(|| {
+                        format!("clock mode `{shown}`: expected real, max, step or xN")
+                    })?;
+                if (Self::MIN_FACTOR..=Self::MAX_FACTOR).contains(&f) {
+                    Ok(ClockMode::Accelerated(f))
+                } else {
+                    Err(format!(
+                        "clock mode `{shown}`: the factor must be between {} and {}",
+                        Self::MIN_FACTOR,
+                        Self::MAX_FACTOR
+                    ))
+                }
+            }
         }
     }
 }
@@ -193,7 +216,9 @@ impl Clock {
             _ => {
                 let rate = self.rate().expect("paced mode");
                 let ahead = (target - self.now(wall_now)).0.max(0) as f64 / 1000.0 / rate;
-                Some(Duration::from_secs_f64(ahead))
+                // Too far to say (a slow clock, a far target): wait for a
+                // request rather than fail.
+                Some(Duration::try_from_secs_f64(ahead).unwrap_or(Duration::MAX))
             }
         }
     }
@@ -268,6 +293,24 @@ mod tests {
     }
 
     #[test]
+    fn the_slowest_clock_waits_for_a_far_target_without_failing() {
+        let c = Clock::new(ClockMode::Accelerated(1e-3), SimTime::ZERO, Duration::ZERO);
+        let far = c.wait_until(SimTime(i64::MAX), S).expect("paced");
+        assert!(far > Duration::from_secs(1 << 60), "{far:?}");
+        assert_eq!(
+            c.wait_until(SimTime::secs(1), Duration::ZERO),
+            Some(S * 1000)
+        );
+    }
+
+    #[test]
+    fn time_arithmetic_saturates() {
+        assert_eq!(SimTime(i64::MAX) + SimTime::secs(1), SimTime(i64::MAX));
+        assert_eq!(SimTime(i64::MIN) - SimTime::secs(1), SimTime(i64::MIN));
+        assert_eq!(SimTime::secs(2) - SimTime::secs(3), SimTime::secs(-1));
+    }
+
+    #[test]
     fn durations_and_modes_parse() {
         assert_eq!(SimTime::parse_duration("7d").unwrap(), SimTime::days(7));
         assert_eq!(SimTime::parse_duration("90s").unwrap(), SimTime::secs(90));
@@ -278,6 +321,14 @@ mod tests {
             ClockMode::Accelerated(60.0)
         );
         assert!(ClockMode::parse("x0").is_err());
+        assert_eq!(
+            ClockMode::parse("x1e6").unwrap(),
+            ClockMode::Accelerated(1e6)
+        );
+        for bad in ["x1e-20", "x1e7", "xNaN", "xinf", "x-1"] {
+            let e = ClockMode::parse(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
         assert_eq!(
             SimTime::minutes(7).floor(SimTime::minutes(5)),
             SimTime::minutes(5)

@@ -60,6 +60,7 @@ on_both_engines!(
     unsealed_history_is_replayed_from_the_log_on_reopen,
     a_read_error_reaches_the_caller,
     a_held_write_shows_as_a_stall,
+    a_read_over_the_whole_time_range_costs_what_is_stored,
 );
 
 fn state_names_and_relationships_round_trip(engine: EngineKind) {
@@ -284,6 +285,35 @@ fn raw_history_round_trips_in_order_without_duplicates(engine: EngineKind) {
         .raw_history(pos, Measurand::Position, SimTime::ZERO, SimTime::secs(2))
         .unwrap();
     assert_eq!(back[0].value, p.value);
+}
+
+/// A range of the whole `i64` (a hostile request) reads the stored hours
+/// only: it once looked up every hour of the range, 2.5 billion of them.
+fn a_read_over_the_whole_time_range_costs_what_is_stored(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, engine);
+    let id = EntityId::new(Kind::Sensor, "s-wide");
+    two_hours(&store, id);
+    let (all_from, all_to) = (SimTime(i64::MIN), SimTime(i64::MAX));
+    let m = Measurand::Temperature;
+    assert_eq!(
+        store.raw_history(id, m, all_from, all_to).unwrap().len(),
+        120
+    );
+    store.compact(SimTime::hours(3)).unwrap();
+    assert_eq!(
+        store.raw_history(id, m, all_from, all_to).unwrap().len(),
+        120
+    );
+    let hourly = rollups(&store, id, all_from, all_to, Resolution::Hourly);
+    assert_eq!(hourly.iter().map(|b| b.count).sum::<u64>(), 120);
+    let none = EntityId::new(Kind::Sensor, "s-none");
+    assert!(
+        store
+            .raw_history(none, m, all_from, all_to)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Two hours of one-minute samples whose values are the minute index.

@@ -24,7 +24,7 @@ use twin_proto::v1::twin_server::TwinServer;
 pub use filter::EntityFilter;
 pub use limits::{LimitConfig, Limits};
 pub use service::TwinService;
-pub use sim::{SimControl, SimStatus};
+pub use sim::{LoadError, SimControl, SimStatus};
 
 use crate::runtime::Runtime;
 
@@ -40,6 +40,9 @@ pub struct ServerConfig {
     /// Health turns NOT_SERVING when the store has had writes pending this
     /// long without completing one (see `twin_core::store::watch`).
     pub stall_after: Duration,
+    /// Observations more than this ahead of a simulation's clock are
+    /// refused (with no simulation, the twin has no clock to compare with).
+    pub max_skew: twin_core::SimTime,
 }
 
 impl ServerConfig {
@@ -51,6 +54,7 @@ impl ServerConfig {
             tls: None,
             limits: LimitConfig::default(),
             stall_after: twin_core::store::watch::STALL_AFTER,
+            max_skew: twin_core::SimTime::minutes(5),
         }
     }
 }
@@ -93,6 +97,7 @@ pub async fn bind(
         sim,
         limits,
         pace: Default::default(),
+        max_skew: config.max_skew,
     };
     // tonic's own decoding limit is a backstop above ours, so that ours
     // answers first, with a message that names the limit.

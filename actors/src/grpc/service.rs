@@ -17,7 +17,7 @@ use twin_proto::v1::twin_server::Twin;
 use super::filter::{EntityFilter, zone_region};
 use super::limits::Limits;
 use super::pace::WatchPace;
-use super::sim::SimControl;
+use super::sim::{LoadError, SimControl};
 use crate::bus::{Delivery, EntityDelivery, EntitySubscription, Filter, Subscription};
 use crate::runtime::Runtime;
 
@@ -28,6 +28,8 @@ pub struct TwinService {
     pub sim: Option<Arc<dyn SimControl>>,
     pub limits: Arc<Limits>,
     pub pace: WatchPace,
+    /// How far ahead of the simulation's clock an ingested observation may be.
+    pub max_skew: SimTime,
 }
 
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -330,6 +332,7 @@ impl Twin for TwinService {
         let mut input = req.into_inner();
         let runtime = self.runtime.clone();
         let limits = self.limits.clone();
+        let (sim, skew) = (self.sim.clone(), self.max_skew);
         let (tx, rx) = mpsc::channel::<Result<pb::IngestAck, Status>>(16);
         tokio::spawn(async move {
             while let Some(next) = input.message().await.transpose() {
@@ -340,7 +343,9 @@ impl Twin for TwinService {
                         break;
                     }
                 };
-                let ack = ingest_batch(&runtime, &limits, &client, batch).await;
+                // Read per batch: the clock moves while a stream is open.
+                let latest = sim.as_ref().map(|s| s.status().time + skew);
+                let ack = ingest_batch(&runtime, &limits, &client, batch, latest).await;
                 let stop = ack.is_err();
                 if tx.send(ack).await.is_err() || stop {
                     break;
@@ -534,8 +539,11 @@ impl Twin for TwinService {
         req: Request<pb::StepRequest>,
     ) -> Result<Response<pb::SimulationStatus>, Status> {
         let dt = req.get_ref().duration_ms;
-        if dt <= 0 {
-            return Err(Status::invalid_argument("duration_ms: must be positive"));
+        if dt <= 0 || dt > MAX_STEP.as_ms() {
+            return Err(Status::invalid_argument(format!(
+                "duration_ms: {dt} is not between 1 and {} ({MAX_STEP})",
+                MAX_STEP.as_ms()
+            )));
         }
         self.sim()?
             .step(SimTime(dt))
@@ -558,20 +566,24 @@ impl Twin for TwinService {
         req: Request<pb::LoadScenarioRequest>,
     ) -> Result<Response<pb::SimulationStatus>, Status> {
         let r = req.into_inner();
-        if r.name.is_empty() {
-            return Err(Status::invalid_argument("name: no scenario given"));
-        }
         self.sim()?
             .load(
                 &r.name,
                 (r.seed != 0).then_some(r.seed),
-                (r.scale > 0.0).then_some(r.scale),
+                (r.scale != 0.0).then_some(r.scale),
             )
             .await
-            .map_err(Status::failed_precondition)?;
+            .map_err(|e| match e {
+                LoadError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+                LoadError::Failed(m) => Status::failed_precondition(m),
+            })?;
         Ok(Response::new(self.status().await))
     }
 }
+
+/// The longest `Step`: a week of simulated time, so that one call cannot
+/// hold the run loop for an unbounded time.
+const MAX_STEP: SimTime = SimTime::days(7);
 
 /// A count from a request: `default` when 0, refused above `max`.
 fn bounded(n: u32, default: usize, max: usize, field: &str) -> Result<usize, Status> {
@@ -608,11 +620,15 @@ fn level_text(s: pb::Severity) -> &'static str {
 
 /// Applies one ingest batch: limits first, then every item converted on
 /// its own (a bad one is reported, the others applied).
+/// One `Ingest` batch; with `latest`, observations timed after it are
+/// refused (`too_far_ahead`): one far-future reading would otherwise become
+/// current and put every real one after it out of order.
 async fn ingest_batch(
     runtime: &Runtime,
     limits: &Limits,
     client: &str,
     batch: pb::IngestRequest,
+    latest: Option<SimTime>,
 ) -> Result<pb::IngestAck, Status> {
     limits.check_message(prost::Message::encoded_len(&batch))?;
     limits.check_batch(batch.observations.len(), "observations")?;
@@ -622,6 +638,17 @@ async fn ingest_batch(
     let mut index = Vec::with_capacity(batch.observations.len());
     for (i, o) in batch.observations.iter().enumerate() {
         match convert::observation_from_pb(o).map_err(|e| e.within(&format!("observations[{i}]"))) {
+            Ok(o) if latest.is_some_and(|l| o.time > l) => errors.push(pb::ItemError {
+                index: i as u32,
+                code: "too_far_ahead".into(),
+                field: format!("observations[{i}].time_ms"),
+                message: format!(
+                    "{} is ahead of the twin's clock by more than the allowed skew \
+                     (clock + skew = {}; --max-skew)",
+                    o.time,
+                    latest.unwrap_or_default()
+                ),
+            }),
             Ok(o) => {
                 good.push(o);
                 index.push(i);

@@ -13,6 +13,17 @@ pub struct SimStatus {
     pub scenario: String,
 }
 
+/// Why a scenario was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A request field is wrong (`INVALID_ARGUMENT`).
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The run could not take it (`FAILED_PRECONDITION`).
+    #[error("{0}")]
+    Failed(String),
+}
+
 #[tonic::async_trait]
 pub trait SimControl: Send + Sync + 'static {
     fn status(&self) -> SimStatus;
@@ -27,5 +38,10 @@ pub trait SimControl: Send + Sync + 'static {
     async fn command(&self, commands: Vec<Command>) -> Result<Vec<(usize, InputError)>, String>;
     fn scenarios(&self) -> Vec<String>;
     /// Replaces the running world by a scenario's.
-    async fn load(&self, name: &str, seed: Option<u64>, scale: Option<f64>) -> Result<(), String>;
+    async fn load(
+        &self,
+        name: &str,
+        seed: Option<u64>,
+        scale: Option<f64>,
+    ) -> Result<(), LoadError>;
 }

@@ -27,8 +27,11 @@ pub fn measurand_from(b: &[u8]) -> Option<Measurand> {
 }
 
 /// The hour an instant falls in, as an ordered 4-byte prefix.
+/// The hour of `t`, saturating: times far outside ±245,000 years (a
+/// request's range, say) map to the first or last hour.
 pub fn hour_of(t: SimTime) -> i32 {
-    t.as_ms().div_euclid(3_600_000) as i32
+    let h = t.as_ms().div_euclid(3_600_000);
+    h.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 pub fn hour_key(h: i32) -> [u8; 4] {

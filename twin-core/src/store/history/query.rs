@@ -38,7 +38,11 @@ impl History {
         }
         let series = (id, m);
         let prefix_series = keys::series(id, m);
-        for h in keys::hour_of(from)..=keys::hour_of(to - SimTime(1)) {
+        // Only hours that hold chunks are looked at: a range of any length
+        // costs what retention keeps, not one lookup per hour asked for.
+        let (first, last) = self.chunk_hours()?;
+        let hours = keys::hour_of(from).max(first)..=keys::hour_of(to - SimTime(1)).min(last);
+        for h in hours {
             let mut prefix = [0u8; 14];
             prefix[..4].copy_from_slice(&keys::hour_key(h));
             prefix[4..].copy_from_slice(&prefix_series);
@@ -57,6 +61,16 @@ impl History {
         out.retain(|s| s.time >= from && s.time < to);
         normalise(&mut out);
         Ok(out)
+    }
+
+    /// The first and last hours that hold chunks (an empty range if none).
+    fn chunk_hours(&self) -> Result<(i32, i32)> {
+        let first = self.db.first(Tree::Chunks)?;
+        let last = self.db.last(Tree::Chunks)?;
+        Ok(match (first, last) {
+            (Some((f, _)), Some((l, _))) => (keys::hour_from(&f), keys::hour_from(&l)),
+            _ => (i32::MAX, i32::MIN),
+        })
     }
 
     /// Roll-ups of a series: stored for compacted hours, computed from raw
