@@ -134,24 +134,24 @@ pub struct TwinRun {
     pub events_missed: u64,
 }
 
-/// Observations through ingest → entity actors → bus, with one subscriber
-/// counting every event, without history ([`history_steady`] measures it).
-pub fn twin_obs_per_s(
+/// A runtime of `n` sensors (history kept when given a store), as the
+/// throughput runs start.
+fn populated(
     n: usize,
-    rounds: usize,
     batch: usize,
     workers: usize,
-) -> Result<TwinRun, RuntimeError> {
+    store: Option<Store>,
+) -> Result<(Runtime, Vec<EntityId>), RuntimeError> {
     let rt = Runtime::start(
         RuntimeConfig {
             workers,
-            history: false,
+            history: store.is_some(),
             passivate_after: None,
             bus_capacity: 4096,
             max_batch: batch.max(100_000),
             ..RuntimeConfig::default()
         },
-        None,
+        store,
     )?;
     let (ids, records) = sensors(n);
     let records: Vec<EntityRecord> = records.collect();
@@ -161,7 +161,18 @@ pub fn twin_obs_per_s(
         }
         Ok::<_, RuntimeError>(())
     })?;
-    drop(records);
+    Ok((rt, ids))
+}
+
+/// Observations through ingest → entity actors → bus, with one subscriber
+/// counting every event, without history ([`history_steady`] measures it).
+pub fn twin_obs_per_s(
+    n: usize,
+    rounds: usize,
+    batch: usize,
+    workers: usize,
+) -> Result<TwinRun, RuntimeError> {
+    let (rt, ids) = populated(n, batch, workers, None)?;
     let batches = load(&ids, rounds, batch);
     let total = count(&batches);
     let mut sub = rt.bus().subscribe(Filter::all());
@@ -230,17 +241,7 @@ pub fn history_steady(
     workers: usize,
     store: Store,
 ) -> Result<HistoryRun, RuntimeError> {
-    let rt = Runtime::start(
-        RuntimeConfig {
-            workers,
-            history: true,
-            passivate_after: None,
-            max_batch: batch.max(100_000),
-            ..RuntimeConfig::default()
-        },
-        Some(store.clone()),
-    )?;
-    let (ids, records) = sensors(n);
+    let (rt, ids) = populated(n, batch, workers, Some(store.clone()))?;
     let per_hour = (3600 / HISTORY_STEP_S) as usize;
     let (hour_tx, hour_rx) = std::sync::mpsc::channel::<i64>();
     let compactor = std::thread::spawn(move || {
@@ -277,13 +278,6 @@ pub fn history_steady(
             Ok::<_, RuntimeError>(applied)
         })
     };
-    futures::executor::block_on(async {
-        let records: Vec<EntityRecord> = records.collect();
-        for chunk in records.chunks(50_000) {
-            rt.create(chunk.to_vec(), SimTime::ZERO).await?;
-        }
-        Ok::<_, RuntimeError>(())
-    })?;
     ingest(0..per_hour)?;
     let start = Instant::now();
     let applied = ingest(per_hour..hours.max(2) * per_hour)?;
