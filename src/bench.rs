@@ -1,5 +1,6 @@
 //! `twin bench world`'s replay figure: how fast a recording re-drives a
-//! fresh runtime, hashes checked.
+//! fresh runtime, hashes checked; and [`run_self`], which runs a figure in a
+//! fresh process of its own.
 
 use std::path::Path;
 use std::time::Instant;
@@ -109,4 +110,18 @@ pub async fn replay_rate(
         runs_inputs_per_s,
         ..figures.swap_remove(figures.len() / 2)
     })
+}
+
+/// Runs this binary with `args` (a hidden bench mode) in a fresh process, so
+/// that a memory figure is its own; returns its standard output, or an
+/// error naming `what` with the child's standard error.
+pub fn run_self(args: &[&str], what: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    if !out.status.success() {
+        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(out.stdout)
 }

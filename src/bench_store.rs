@@ -318,23 +318,16 @@ fn ingest_run(engine: EngineKind, series: usize) -> Result<(f64, f64)> {
 /// Runs [`compaction_child`] in a fresh process, so that its peak resident
 /// size is its own.
 fn compaction_in_child(engine: EngineKind, series: usize) -> Result<Json> {
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .args([
-            "bench",
-            "store",
-            "--compaction-child",
-            engine.name(),
-            &series.to_string(),
-        ])
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "compaction child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    let series = series.to_string();
+    let args = [
+        "bench",
+        "store",
+        "--compaction-child",
+        engine.name(),
+        &series,
+    ];
+    let out = crate::bench::run_self(&args, "compaction child")?;
+    Ok(serde_json::from_slice(&out)?)
 }
 
 /// Writes one hour of `series` 1 Hz series, then compacts it: samples per

@@ -194,19 +194,18 @@ pub fn main(args: Args) -> Result<()> {
 
 /// Runs `twin bench memory` in a fresh process and returns its figure.
 fn memory_in_child(entities: usize, workers: usize) -> Result<f64> {
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench", "memory", "--entities", &entities.to_string()])
-        .args(["--workers", &workers.to_string()])
-        .env("RUST_LOG", "warn")
-        .output()?;
-    if !out.status.success() {
-        return Err(format!(
-            "memory run with {entities} entities failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+    let (entities, workers) = (entities.to_string(), workers.to_string());
+    let args = [
+        "bench",
+        "memory",
+        "--entities",
+        &entities,
+        "--workers",
+        &workers,
+    ];
+    let what = format!("memory run with {entities} entities");
+    let out = twin::bench::run_self(&args, &what)?;
+    Ok(String::from_utf8_lossy(&out).trim().parse()?)
 }
 
 /// The sizes of a `bench runtime` run.
