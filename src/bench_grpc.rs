@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
+use twin_actors::grpc::{LimitConfig, Role, ServerConfig, Token, bind};
 use twin_actors::{Runtime, RuntimeConfig};
 use twin_core::state::SensorState;
 use twin_core::store::{Retention, Store};
@@ -245,7 +245,7 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
                 max_obs_per_s: f64::INFINITY,
                 ..LimitConfig::default()
             },
-            ..ServerConfig::new("127.0.0.1:0".parse()?, vec![TOKEN.into()])
+            ..ServerConfig::new("127.0.0.1:0".parse()?, vec![Token::new(TOKEN, Role::Admin)])
         },
         runtime.clone(),
         None,

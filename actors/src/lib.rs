@@ -10,11 +10,13 @@
 //! - [`shard`]: the entity host, plain data (no actix), testable alone;
 //! - [`shard_actor`]: the actix actor around it, and its messages;
 //! - [`runtime`]: starting shards, routing batches, lockstep ordering;
-//! - [`bus`]: event fan-out that never waits for a slow subscriber.
+//! - [`bus`]: event fan-out that never waits for a slow subscriber;
+//! - [`listing`]: every entity, resident or passivated, a page at a time.
 
 pub mod bench;
 pub mod bus;
 pub mod grpc;
+pub mod listing;
 pub mod runtime;
 pub mod shard;
 pub mod shard_actor;

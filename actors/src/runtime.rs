@@ -24,7 +24,7 @@ use crate::bus::Bus;
 use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
     Checkpoint, Commands, Create, Ingest, ListResident, Resident, ShardActor, ShardReply,
-    SharedCore, Tick, lock, read,
+    SharedCore, Tick, lock, resident_or_store,
 };
 
 #[derive(Clone, Debug)]
@@ -153,6 +153,10 @@ impl Runtime {
 
     pub fn bus(&self) -> &Bus {
         &self.bus
+    }
+
+    pub(crate) fn cores(&self) -> &[SharedCore] {
+        &self.cores
     }
 
     pub fn store(&self) -> Option<&Store> {
@@ -334,12 +338,21 @@ impl Runtime {
         .await
     }
 
-    /// The current record of an entity, resident or passivated: read on the
-    /// caller's thread under the shard's lock, not through its mailbox, so
-    /// it shows every batch already acknowledged and waits at most for the
-    /// step of a batch the shard is in.
+    /// The current record of an entity, resident or passivated. A resident
+    /// one is read on the caller's thread under the shard's lock, not
+    /// through its mailbox, so it shows every batch already acknowledged and
+    /// waits at most for the step of a batch the shard is in; a passivated
+    /// one is read from the store on the blocking pool, so that a slow disk
+    /// never holds an async worker.
     pub async fn get(&self, id: EntityId) -> Result<Option<EntityRecord>, RuntimeError> {
-        read(&self.cores[id.shard(self.cores.len())], id).map_err(RuntimeError::Store)
+        match resident_or_store(&self.cores[id.shard(self.cores.len())], id) {
+            Ok(r) => Ok(Some(r)),
+            Err(None) => Ok(None),
+            Err(Some(store)) => tokio::task::spawn_blocking(move || store.get_state(id))
+                .await
+                .map_err(|e| RuntimeError::Store(e.to_string()))?
+                .map_err(|e| RuntimeError::Store(e.to_string())),
+        }
     }
 
     /// Records of all resident entities, optionally of one kind, by id.

@@ -95,6 +95,9 @@ pub struct ShardCore {
     world: World,
     queries: Queries,
     index: IdMap<Entity>,
+    /// The resident ids in order, for listing a page at a time (kept on
+    /// activation and passivation only, never per message).
+    order: std::collections::BTreeSet<EntityId>,
     store: Option<Store>,
     policy: UnknownPolicy,
     /// Outputs of the inputs handled since the caller last drained them.
@@ -118,6 +121,7 @@ impl ShardCore {
             world,
             queries,
             index: IdMap::default(),
+            order: Default::default(),
             store,
             policy,
             events: Vec::new(),
@@ -176,6 +180,7 @@ impl ShardCore {
             KindState::Zone(s) => self.spawn_as(common, s, now, dirty),
         };
         self.index.insert(id, e);
+        self.order.insert(id);
         e
     }
 
@@ -327,6 +332,7 @@ impl ShardCore {
         for (e, r) in &idle {
             self.world.despawn(*e);
             self.index.remove(&r.id());
+            self.order.remove(&r.id());
         }
         Ok(idle.len())
     }
@@ -406,6 +412,39 @@ impl ShardCore {
     /// Where passivated entities live, if anywhere.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// Resident entities after `after`, in id order, that `keep` accepts:
+    /// at most `limit`, looking at no more than `budget`. The second value
+    /// is the last id looked at when it stopped before the end.
+    pub fn resident_page(
+        &mut self,
+        after: Option<EntityId>,
+        limit: usize,
+        budget: usize,
+        keep: &dyn Fn(&EntityRecord) -> bool,
+    ) -> (Vec<EntityRecord>, Option<EntityId>) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        let ids: Vec<EntityId> = self
+            .order
+            .range((from, Unbounded))
+            .take(budget.max(1))
+            .copied()
+            .collect();
+        let mut out = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(r) = self.snapshot(*id).filter(|r| keep(r)) {
+                out.push(r);
+                if out.len() >= limit {
+                    return (out, Some(*id));
+                }
+            }
+            if i + 1 == budget.max(1) {
+                return (out, Some(*id));
+            }
+        }
+        (out, None)
     }
 
     /// Records of every resident entity, optionally of one kind.

@@ -51,21 +51,13 @@ pub fn lock(core: &SharedCore) -> MutexGuard<'_, ShardCore> {
     core.lock().expect("shard core lock poisoned")
 }
 
-/// The record of one entity, resident or passivated, read on the caller's
-/// thread. The store is read after the lock is let go, so a read of a
+/// A resident entity's record, taken under the shard's lock; or, when it is
+/// not resident, the store to read it from (`None`: no store), so that the
+/// caller reads the store after the lock is let go and a read of a
 /// passivated entity never holds up the shard.
-pub fn read(core: &SharedCore, id: EntityId) -> Result<Option<EntityRecord>, String> {
-    let store = {
-        let mut core = lock(core);
-        if let Some(r) = core.snapshot(id) {
-            return Ok(Some(r));
-        }
-        core.store().cloned()
-    };
-    match store {
-        Some(s) => s.get_state(id).map_err(|e| e.to_string()),
-        None => Ok(None),
-    }
+pub fn resident_or_store(core: &SharedCore, id: EntityId) -> Result<EntityRecord, Option<Store>> {
+    let mut core = lock(core);
+    core.snapshot(id).ok_or_else(|| core.store().cloned())
 }
 
 pub struct ShardActor {

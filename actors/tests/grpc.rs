@@ -1,152 +1,15 @@
 //! The twin.v1 API through a real tonic client, against a real server on
 //! loopback, on a runtime with a sled store on disk.
 
-use std::sync::Arc;
-
-use tonic::metadata::MetadataValue;
-use tonic::service::interceptor::InterceptedService;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
-use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
-use twin_actors::{Runtime, RuntimeConfig};
-use twin_core::state::SensorState;
-use twin_core::store::engine::{
-    self,
-    gate::{Gate, GateControl},
-};
-use twin_core::store::{EngineKind, Retention, Store};
-use twin_core::{EntityRecord, Kind, KindState, Measurand, Relation, SimTime};
+use twin_actors::grpc::LimitConfig;
+use twin_core::{Kind, Measurand, SimTime};
 use twin_proto::v1 as pb;
 use twin_proto::v1::twin_client::TwinClient;
 
-const TOKEN: &str = "s3cret";
-
-struct Fixture {
-    addr: std::net::SocketAddr,
-    runtime: Arc<Runtime>,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-/// A zone, two machines in it, a temperature sensor on each; served.
-async fn fixture(limits: LimitConfig) -> Fixture {
-    fixture_with(limits, None).await
-}
-
-async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
-    fixture_on(limits, tls, store, dir).await
-}
-
-async fn fixture_on(
-    limits: LimitConfig,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
-    store: Store,
-    dir: tempfile::TempDir,
-) -> Fixture {
-    let runtime = Arc::new(
-        Runtime::start(
-            RuntimeConfig {
-                workers: 2,
-                bus_capacity: 8,
-                ..RuntimeConfig::default()
-            },
-            Some(store),
-        )
-        .unwrap(),
-    );
-    let zone = EntityRecord::new(Kind::Zone, "hall", "site");
-    let mut records = vec![zone.clone()];
-    for i in 0..2 {
-        let m = EntityRecord::new(Kind::Machine, &format!("m{i}"), "pump")
-            .with_relation(Relation::LiesIn(zone.id()));
-        let s = EntityRecord::new(Kind::Sensor, &format!("t{i}"), "pt100")
-            .with_state(KindState::Sensor(SensorState::measuring(
-                &[Measurand::Temperature],
-                SimTime::secs(1),
-            )))
-            .with_relation(Relation::AttachedTo(m.id()));
-        records.extend([m, s]);
-    }
-    let report = runtime.create(records, SimTime::ZERO).await.unwrap();
-    assert!(report.errors.is_empty());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr, serve) = bind(
-        ServerConfig {
-            tls,
-            limits,
-            stall_after: std::time::Duration::from_millis(400),
-            ..ServerConfig::new(
-                "127.0.0.1:0".parse().unwrap(),
-                vec![TOKEN.into(), "other".into()],
-            )
-        },
-        runtime.clone(),
-        None,
-        async move {
-            let _ = stopped.await;
-        },
-    )
-    .await
-    .unwrap();
-    tokio::spawn(serve);
-    Fixture {
-        addr,
-        runtime,
-        _dir: dir,
-        stop: Some(stop),
-    }
-}
-
-/// Adds `authorization: Bearer TOKEN` when a token is given.
-#[derive(Clone)]
-struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(h) = &self.0 {
-            req.metadata_mut().insert("authorization", h.clone());
-        }
-        Ok(req)
-    }
-}
-
-type Client = TwinClient<InterceptedService<Channel, Bearer>>;
-
-async fn client(f: &Fixture, token: Option<&str>) -> Client {
-    let channel = Channel::from_shared(format!("http://{}", f.addr))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let header = token.map(|t| format!("Bearer {t}").parse().unwrap());
-    TwinClient::with_interceptor(channel, Bearer(header))
-}
-
-fn number(x: f64) -> Option<pb::Value> {
-    Some(pb::Value {
-        kind: Some(pb::value::Kind::Number(x)),
-    })
-}
-
-fn obs(entity: &str, t: i64, m: &str, x: f64) -> pb::Observation {
-    pb::Observation {
-        entity: entity.into(),
-        time_ms: t,
-        measurand: m.into(),
-        value: number(x),
-        ..Default::default()
-    }
-}
+mod support;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_lists_and_relations() {
@@ -304,6 +167,7 @@ async fn ingest_reports_each_bad_item_and_applies_the_rest() {
             from_ms: 0,
             to_ms: 10_000,
             resolution: pb::Resolution::Raw as i32,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -331,39 +195,12 @@ async fn every_method_needs_a_valid_token_but_health() {
     let f = fixture(LimitConfig::default()).await;
     for token in [None, Some("wrong")] {
         let c = client(&f, token).await;
-        // Every method of the service, called with a default request.
-        macro_rules! each {
-            ($($method:ident($req:expr)),* $(,)?) => {
-                $(
-                    let e = c.clone().$method($req).await.map(|_| ()).unwrap_err();
-                    assert_eq!(e.code(), Code::Unauthenticated, "{} with {token:?}", stringify!($method));
-                )*
-            };
+        let answers = call_every_method(&c).await;
+        assert_eq!(answers.len(), 22);
+        for (method, answer) in answers {
+            let e = answer.unwrap_err();
+            assert_eq!(e.code(), Code::Unauthenticated, "{method} with {token:?}");
         }
-        each!(
-            get_entity(pb::GetEntityRequest::default()),
-            list_entities(pb::ListEntitiesRequest::default()),
-            get_relations(pb::GetRelationsRequest::default()),
-            get_measurands(pb::Empty {}),
-            watch_entities(pb::WatchRequest::default()),
-            get_history(pb::GetHistoryRequest::default()),
-            list_events(pb::ListEventsRequest::default()),
-            ingest(tokio_stream::iter(Vec::<pb::IngestRequest>::new())),
-            send_commands(pb::SendCommandsRequest::default()),
-            list_alerts(pb::ListAlertsRequest::default()),
-            watch_alerts(pb::WatchAlertsRequest::default()),
-            list_work_orders(pb::ListWorkOrdersRequest::default()),
-            get_work_order(pb::GetWorkOrderRequest::default()),
-            list_plans(pb::ListPlansRequest::default()),
-            get_plan(pb::GetPlanRequest::default()),
-            get_simulation(pb::Empty {}),
-            pause(pb::Empty {}),
-            resume(pb::Empty {}),
-            set_speed(pb::SetSpeedRequest::default()),
-            step(pb::StepRequest::default()),
-            list_scenarios(pb::Empty {}),
-            load_scenario(pb::LoadScenarioRequest::default()),
-        );
     }
     let channel = Channel::from_shared(format!("http://{}", f.addr))
         .unwrap()
@@ -400,6 +237,7 @@ async fn limits_answer_resource_exhausted_naming_the_limit() {
         max_message_bytes: 2_000,
         max_batch: 10,
         max_obs_per_s: 25.0,
+        ..LimitConfig::default()
     })
     .await;
     let mut c = client(&f, Some(TOKEN)).await;
@@ -625,7 +463,7 @@ async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
     let listed = c
         .list_alerts(pb::ListAlertsRequest {
             min_severity: pb::Severity::Warning as i32,
-            filter: None,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -667,21 +505,6 @@ async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
             .code(),
         Code::NotFound
     );
-}
-
-/// A served runtime whose store sits on a [`Gate`]: reads can be failed and
-/// writes held, as a failing disk would.
-async fn gated_fixture() -> (Fixture, GateControl) {
-    let (gate, control) = Gate::new(engine::temporary(EngineKind::DEFAULT).unwrap());
-    let store = Store::on(Arc::new(gate), Retention::default()).unwrap();
-    let f = fixture_on(
-        LimitConfig::default(),
-        None,
-        store,
-        tempfile::tempdir().unwrap(),
-    )
-    .await;
-    (f, control)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

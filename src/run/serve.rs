@@ -10,7 +10,7 @@ use clap::Args as ClapArgs;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 use twin_actors::Runtime;
-use twin_actors::grpc::{LimitConfig, ServerConfig, bind};
+use twin_actors::grpc::{LimitConfig, ServerConfig, Token, bind};
 
 use super::Result;
 
@@ -22,15 +22,16 @@ pub struct ServeArgs {
     /// Serve no gRPC API.
     #[arg(long)]
     no_serve: bool,
-    /// A bearer token clients must send (repeatable). Without any, one is
-    /// generated and printed.
+    /// A bearer token clients must send, `SECRET` or `SECRET:ROLE` with
+    /// ROLE read, write or admin (the default) (repeatable). Without any,
+    /// an admin token is generated and printed.
     #[arg(
         long = "token",
         env = "TWIN_TOKENS",
         value_delimiter = ',',
         hide_env_values = true
     )]
-    tokens: Vec<String>,
+    tokens: Vec<Token>,
     /// PEM certificate (chain) for TLS; needs --tls-key.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -46,6 +47,16 @@ pub struct ServeArgs {
     /// Observations per second one client (token) may send.
     #[arg(long, default_value_t = LimitConfig::default().max_obs_per_s)]
     max_obs_per_s: f64,
+    /// Largest response message, bytes (pages stop short of it).
+    #[arg(long, default_value_t = LimitConfig::default().max_response_bytes)]
+    max_response_bytes: usize,
+    /// Longest a call may take to answer before `DEADLINE_EXCEEDED` (a
+    /// client's shorter `grpc-timeout` wins).
+    #[arg(long, default_value = "30s", value_parser = twin_core::SimTime::parse_duration)]
+    deadline: twin_core::SimTime,
+    /// Calls one connection may have in flight at once (more wait their turn).
+    #[arg(long, default_value_t = LimitConfig::default().concurrency_per_connection)]
+    concurrency_per_connection: usize,
     /// How far ahead of the simulation's clock an ingested observation may
     /// be (later ones are refused as `too_far_ahead`).
     #[arg(long, default_value = "5m", value_parser = twin_core::SimTime::parse_duration)]
@@ -68,6 +79,9 @@ impl ServeArgs {
             max_message_bytes: LimitConfig::default().max_message_bytes,
             max_batch: LimitConfig::default().max_batch,
             max_obs_per_s: LimitConfig::default().max_obs_per_s,
+            max_response_bytes: LimitConfig::default().max_response_bytes,
+            deadline: twin_core::SimTime::secs(30),
+            concurrency_per_connection: LimitConfig::default().concurrency_per_connection,
             scenario_dir: None,
             max_skew: twin_core::SimTime::minutes(5),
         }
@@ -112,16 +126,11 @@ pub async fn serve(
             task: None,
         });
     }
-    let mut tokens: Vec<String> = args
-        .tokens
-        .iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
+    let mut tokens = args.tokens.clone();
     if tokens.is_empty() {
         let t = fresh_token()?;
         eprintln!("gRPC token (none was given): {t}");
-        tokens.push(t);
+        tokens.push(Token::new(&t, twin_actors::grpc::Role::Admin));
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some((
@@ -141,6 +150,9 @@ pub async fn serve(
                 max_message_bytes: args.max_message_bytes,
                 max_batch: args.max_batch,
                 max_obs_per_s: args.max_obs_per_s,
+                max_response_bytes: args.max_response_bytes,
+                deadline: std::time::Duration::from_millis(args.deadline.as_ms().max(1) as u64),
+                concurrency_per_connection: args.concurrency_per_connection,
             },
             stall_after: twin_core::store::watch::STALL_AFTER,
             max_skew: args.max_skew,

@@ -265,11 +265,23 @@ async fn session(
     let alerts = tokio::spawn(watch_alerts(client.clone(), out.clone(), failed_tx));
     let result = async {
         list_entities(&mut client, out).await?;
-        let a = client
-            .list_alerts(pb::ListAlertsRequest::default())
-            .await?
-            .into_inner();
-        out.send(Update::Alerts(a.alerts));
+        let mut alerts = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let a = client
+                .list_alerts(pb::ListAlertsRequest {
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            alerts.extend(a.alerts);
+            page_token = a.next_page_token;
+            if page_token.is_empty() {
+                break;
+            }
+        }
+        out.send(Update::Alerts(alerts));
         if let Ok(s) = client.list_scenarios(pb::Empty {}).await {
             out.send(Update::Scenarios(s.into_inner().names));
         }
@@ -446,6 +458,7 @@ async fn answer(mut client: Client, r: Request, out: &Out) -> Result<(), tonic::
                     from_ms,
                     to_ms,
                     resolution: resolution as i32,
+                    ..Default::default()
                 })
                 .await?
                 .into_inner();

@@ -1,26 +1,32 @@
 //! The gRPC server: `twin.v1.Twin` over tonic, with `grpc.health.v1` and
-//! server reflection, bearer-token auth, limits and optional TLS.
+//! server reflection, bearer tokens with roles, limits and optional TLS.
 //!
 //! The service is a thin mapping onto the runtime (see `service.rs`); what
 //! drives a simulated world plugs in through [`SimControl`].
 
 mod auth;
+mod control;
 mod filter;
+mod guard;
+mod history;
+mod ingest;
 mod limits;
 mod pace;
+mod paging;
+mod queries;
 mod service;
 mod sim;
+mod watch;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use twin_proto::v1::twin_server::TwinServer;
 
+pub use auth::{Role, Token};
 pub use filter::EntityFilter;
 pub use limits::{LimitConfig, Limits};
 pub use service::TwinService;
@@ -32,8 +38,8 @@ use crate::runtime::Runtime;
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Accepted bearer tokens (at least one).
-    pub tokens: Vec<String>,
+    /// Accepted bearer tokens and their roles (at least one).
+    pub tokens: Vec<Token>,
     /// PEM certificate chain and private key, for TLS.
     pub tls: Option<(Vec<u8>, Vec<u8>)>,
     pub limits: LimitConfig,
@@ -47,7 +53,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A plain-text server on `listen` with these tokens and default limits.
-    pub fn new(listen: SocketAddr, tokens: Vec<String>) -> ServerConfig {
+    pub fn new(listen: SocketAddr, tokens: Vec<Token>) -> ServerConfig {
         ServerConfig {
             listen,
             tokens,
@@ -71,6 +77,9 @@ pub enum ServeError {
     Transport(String),
 }
 
+/// Streams (calls, watches included) one connection may hold open.
+const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
 /// A bound server: its address, and the future that serves until `shutdown`.
 pub async fn bind(
     config: ServerConfig,
@@ -87,9 +96,10 @@ pub async fn bind(
     let addr = listener
         .local_addr()
         .map_err(|e| ServeError::Bind(config.listen, e))?;
-    let tokens = auth::Tokens(Arc::new(
-        config.tokens.iter().cloned().collect::<HashSet<_>>(),
-    ));
+    let guard = guard::GuardLayer {
+        tokens: auth::Tokens::new(&config.tokens),
+        deadline: config.limits.deadline,
+    };
     let limits = Arc::new(Limits::new(config.limits.clone()));
     let store = runtime.store().cloned();
     let service = TwinService {
@@ -102,7 +112,8 @@ pub async fn bind(
     // tonic's own decoding limit is a backstop above ours, so that ours
     // answers first, with a message that names the limit.
     let twin = TwinServer::new(service)
-        .max_decoding_message_size(config.limits.max_message_bytes.saturating_mul(2));
+        .max_decoding_message_size(config.limits.max_message_bytes.saturating_mul(2))
+        .max_encoding_message_size(config.limits.max_response_bytes.saturating_mul(2));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<TwinServer<TwinService>>().await;
     let watchdog = tokio::spawn(watch_store(health, store, config.stall_after));
@@ -119,21 +130,20 @@ pub async fn bind(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .map_err(|e| ServeError::Transport(e.to_string()))?;
-    let mut builder = Server::builder();
+    let mut builder = Server::builder()
+        .concurrency_limit_per_connection(config.limits.concurrency_per_connection.max(1))
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION));
     if let Some((cert, key)) = &config.tls {
         builder = builder
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
             .map_err(|e| ServeError::Tls(e.to_string()))?;
     }
-    let check = {
-        let t = tokens.clone();
-        move |req| t.check(req)
-    };
     let router = builder
+        .layer(guard)
         .add_service(health_service)
-        .add_service(InterceptedService::new(twin, check.clone()))
-        .add_service(InterceptedService::new(reflection_v1, check.clone()))
-        .add_service(InterceptedService::new(reflection_v1alpha, check));
+        .add_service(twin)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     // Without TCP_NODELAY a response's frames written one after another
     // wait for the peer's ACK of the previous one: concurrent unary calls
     // then take a millisecond instead of a tenth.

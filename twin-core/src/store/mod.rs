@@ -111,6 +111,28 @@ pub struct Sample {
     pub quality: Quality,
 }
 
+/// A position in the event log (time, then order of arrival): where a page
+/// of events starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventPos {
+    pub time: SimTime,
+    pub seq: u64,
+}
+
+impl EventPos {
+    /// The first position at `time`.
+    pub fn at(time: SimTime) -> EventPos {
+        EventPos { time, seq: 0 }
+    }
+
+    fn of_key(k: &[u8]) -> Option<EventPos> {
+        (k.len() == 16).then(|| EventPos {
+            time: SimTime(keys::i64_from(&k[..8])),
+            seq: u64::from_be_bytes(k[8..16].try_into().expect("8 bytes")),
+        })
+    }
+}
+
 /// The store handle: cheap to clone, safe to share between threads.
 #[derive(Clone)]
 pub struct Store {
@@ -402,23 +424,69 @@ impl Store {
         limit: usize,
         keep: impl Fn(&Event) -> bool,
     ) -> Result<Vec<Event>> {
+        let page = self.events_page(EventPos::at(from), to, limit, usize::MAX, keep)?;
+        Ok(page.0)
+    }
+
+    /// Logged events from `from` (a position in the log) to before `to`
+    /// that `keep` accepts, at most `limit`, looking at no more than
+    /// `budget` events: the page, and where the next one starts when the
+    /// range may hold more. A selective `keep` over a long log thus costs
+    /// `budget` per call, and the caller pages on.
+    pub fn events_page(
+        &self,
+        from: EventPos,
+        to: SimTime,
+        limit: usize,
+        budget: usize,
+        keep: impl Fn(&Event) -> bool,
+    ) -> Result<(Vec<Event>, Option<EventPos>)> {
         let mut out = Vec::new();
-        if to <= from || limit == 0 {
-            return Ok(out);
+        let lo = keys::event(from.time, from.seq);
+        let hi = keys::event(to, 0);
+        if lo >= hi || limit == 0 {
+            return Ok((out, None));
         }
-        let (lo, hi) = (keys::event(from, 0), keys::event(to, 0));
-        for item in self.db().range(Tree::Events, &lo, Some(&hi), false) {
+        let scan = self.db().range(Tree::Events, &lo, Some(&hi), false);
+        for (looked, item) in scan.enumerate() {
             let (k, v) = item?;
+            let at = EventPos::of_key(&k);
+            if looked >= budget {
+                return Ok((out, at));
+            }
             let e: Event =
                 postcard::from_bytes(&v).map_err(corrupt(|| format!("event {:?}", &k[..])))?;
             if keep(&e) {
-                out.push(e);
-                if out.len() >= limit {
-                    break;
+                if out.len() == limit {
+                    // One more than the page: the next page starts here.
+                    return Ok((out, at));
                 }
+                out.push(e);
             }
         }
-        Ok(out)
+        Ok((out, None))
+    }
+
+    /// Stored entities after `after` (from the first when `None`), in id
+    /// order: a scan that starts where a previous page stopped.
+    pub fn states_after(
+        &self,
+        after: Option<EntityId>,
+    ) -> impl Iterator<Item = Result<EntityRecord>> + '_ {
+        let from = after.map_or(0, |id| id.raw().saturating_add(1));
+        self.db()
+            .range(Tree::State, &from.to_be_bytes(), None, false)
+            .filter_map(|item| {
+                let (k, v) = match item {
+                    Ok(kv) => kv,
+                    Err(e) => return Some(Err(e)),
+                };
+                let id = keys::id_from(&k)?;
+                // As `states` does: the record's name is learnt on the way.
+                Some(decode::<EntityRecord>(&v, id).inspect(|r| {
+                    EntityId::new(id.kind(), &r.name);
+                }))
+            })
     }
 
     /// Events in the log: a counter, not a scan.
@@ -456,7 +524,21 @@ impl Store {
         from: SimTime,
         to: SimTime,
     ) -> Result<Vec<Sample>> {
-        self.inner.history.raw(id, m, from, to)
+        Ok(self.inner.history.raw(id, m, from, to, usize::MAX)?.0)
+    }
+
+    /// Like [`raw_history`](Self::raw_history), at most `limit` samples
+    /// (more only when one time holds more), read up to about that many:
+    /// the page and, when the range holds more, the time the rest starts.
+    pub fn raw_history_page(
+        &self,
+        id: EntityId,
+        m: Measurand,
+        from: SimTime,
+        to: SimTime,
+        limit: usize,
+    ) -> Result<(Vec<Sample>, Option<SimTime>)> {
+        self.inner.history.raw(id, m, from, to, limit)
     }
 
     /// Rolled-up history of a series: stored roll-ups for compacted hours,
@@ -469,7 +551,28 @@ impl Store {
         to: SimTime,
         resolution: Resolution,
     ) -> Result<Vec<Bucket>> {
-        self.inner.history.rolled_up(id, m, from, to, resolution)
+        Ok(self
+            .inner
+            .history
+            .rolled_up(id, m, from, to, resolution, usize::MAX)?
+            .0)
+    }
+
+    /// Like [`rollup_history`](Self::rollup_history), at most `limit`
+    /// buckets: the page and, when the range holds more, where the rest
+    /// starts.
+    pub fn rollup_history_page(
+        &self,
+        id: EntityId,
+        m: Measurand,
+        from: SimTime,
+        to: SimTime,
+        resolution: Resolution,
+        limit: usize,
+    ) -> Result<(Vec<Bucket>, Option<SimTime>)> {
+        self.inner
+            .history
+            .rolled_up(id, m, from, to, resolution, limit)
     }
 
     /// Seals the history of every closed hour (before the hour of `now`),

@@ -1,4 +1,4 @@
-//! An engine wrapper that can hold writes and fail reads on demand.
+//! An engine wrapper that can hold writes, hold or fail reads on demand.
 //!
 //! Why it exists: what the store's callers do when the disk misbehaves (a
 //! write that never completes, a read that fails) must be tested against the
@@ -18,8 +18,15 @@ pub struct GateControl {
 }
 
 #[derive(Default)]
+struct Held {
+    writes: bool,
+    /// Reads of this tree wait.
+    reads: Option<Tree>,
+}
+
+#[derive(Default)]
 struct Switches {
-    held: Mutex<bool>,
+    held: Mutex<Held>,
     released: Condvar,
     fail_reads: AtomicBool,
 }
@@ -27,24 +34,34 @@ struct Switches {
 impl GateControl {
     /// Writes (and flushes) block until [`release`](Self::release).
     pub fn hold_writes(&self) {
-        *self.inner.held.lock().expect("gate lock") = true;
+        self.inner.held.lock().expect("gate lock").writes = true;
     }
+    /// Reads of `tree` block until [`release`](Self::release): a slow disk.
+    pub fn hold_reads(&self, tree: Tree) {
+        self.inner.held.lock().expect("gate lock").reads = Some(tree);
+    }
+    /// Lets held writes and reads go.
     pub fn release(&self) {
-        *self.inner.held.lock().expect("gate lock") = false;
+        *self.inner.held.lock().expect("gate lock") = Held::default();
         self.inner.released.notify_all();
     }
     /// Every read fails with an I/O error while `on`.
     pub fn fail_reads(&self, on: bool) {
         self.inner.fail_reads.store(on, Ordering::SeqCst);
     }
-    fn wait_open(&self) {
-        let mut held = self.inner.held.lock().expect("gate lock");
-        while *held {
-            held = self.inner.released.wait(held).expect("gate lock");
+    fn wait_while(&self, held: impl Fn(&Held) -> bool) {
+        let mut h = self.inner.held.lock().expect("gate lock");
+        while held(&h) {
+            h = self.inner.released.wait(h).expect("gate lock");
         }
     }
 
+    fn wait_open(&self) {
+        self.wait_while(|h| h.writes);
+    }
+
     fn read(&self, tree: Tree) -> Result<()> {
+        self.wait_while(|h| h.reads == Some(tree));
         if self.inner.fail_reads.load(Ordering::SeqCst) {
             return Err(StoreError::Io(format!(
                 "read of tree `{}` failed (gate)",

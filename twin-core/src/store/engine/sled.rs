@@ -39,8 +39,23 @@ impl SledEngine {
             .flush_every_ms(Some(500))
     }
 
+    /// Opens the store at `path`. sled's flusher thread lets go of the
+    /// file lock a moment after the previous handle is dropped, so a store
+    /// reopened at once (a restart in the same process) waits for it, up to
+    /// two seconds, rather than failing.
     pub fn open(path: &Path) -> Result<SledEngine> {
-        Self::with(Self::config().path(path).open()?)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match Self::config().path(path).open() {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                opened => return Self::with(opened?),
+            }
+        }
     }
 
     pub fn temporary() -> Result<SledEngine> {

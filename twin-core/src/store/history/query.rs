@@ -23,18 +23,42 @@ pub(super) fn decode_chunk(key: &Bytes, bytes: &[u8], out: &mut Vec<Sample>) -> 
     })
 }
 
+/// Cuts time-ordered `items` to at most `limit`, at a change of time (so
+/// that the next page, starting at the returned time, repeats nothing),
+/// unless one time alone holds more than `limit`.
+fn cut<T>(items: &mut Vec<T>, limit: usize, time: impl Fn(&T) -> SimTime) -> Option<SimTime> {
+    if items.len() <= limit {
+        return None;
+    }
+    let next = time(&items[limit]);
+    let keep = items[..limit].partition_point(|x| time(x) < next);
+    if keep == 0 {
+        // One time holds more than a page: the page ends after it.
+        let end = items.partition_point(|x| time(x) <= next);
+        let after = items.get(end).map(&time);
+        items.truncate(end);
+        return after;
+    }
+    items.truncate(keep);
+    Some(next)
+}
+
 impl History {
-    /// Raw samples of a series with `from <= time < to`, in time order.
+    /// Raw samples of a series with `from <= time < to`, in time order, at
+    /// most about `limit` of them, and the time the rest starts at when
+    /// some are left out. Chunks are read hour by hour and the reading
+    /// stops once over `limit`: a page costs about its own size.
     pub(in crate::store) fn raw(
         &self,
         id: EntityId,
         m: Measurand,
         from: SimTime,
         to: SimTime,
-    ) -> Result<Vec<Sample>> {
+        limit: usize,
+    ) -> Result<(Vec<Sample>, Option<SimTime>)> {
         let mut out = Vec::new();
-        if to <= from {
-            return Ok(out);
+        if to <= from || limit == 0 {
+            return Ok((out, None));
         }
         let series = (id, m);
         let prefix_series = keys::series(id, m);
@@ -42,13 +66,25 @@ impl History {
         // costs what retention keeps, not one lookup per hour asked for.
         let (first, last) = self.chunk_hours()?;
         let hours = keys::hour_of(from).max(first)..=keys::hour_of(to - SimTime(1)).min(last);
+        let mut in_range = 0;
         for h in hours {
             let mut prefix = [0u8; 14];
             prefix[..4].copy_from_slice(&keys::hour_key(h));
             prefix[4..].copy_from_slice(&prefix_series);
+            let before = out.len();
             for item in self.db.prefix(Tree::Chunks, &prefix) {
                 let (k, v) = item?;
                 decode_chunk(&k, &v, &mut out)?;
+            }
+            in_range += out[before..]
+                .iter()
+                .filter(|s| s.time >= from && s.time < to)
+                .count();
+            // Later hours hold only later samples: what the cut below keeps
+            // is all read (the head is read whatever happens, for samples
+            // that arrived late).
+            if in_range > limit {
+                break;
             }
         }
         {
@@ -60,7 +96,8 @@ impl History {
         }
         out.retain(|s| s.time >= from && s.time < to);
         normalise(&mut out);
-        Ok(out)
+        let next = cut(&mut out, limit, |s| s.time);
+        Ok((out, next))
     }
 
     /// The first and last hours that hold chunks (an empty range if none).
@@ -74,7 +111,8 @@ impl History {
     }
 
     /// Roll-ups of a series: stored for compacted hours, computed from raw
-    /// samples for the rest.
+    /// samples for the rest; at most `limit` buckets, and the time the rest
+    /// starts at when some are left out.
     pub(in crate::store) fn rolled_up(
         &self,
         id: EntityId,
@@ -82,9 +120,10 @@ impl History {
         from: SimTime,
         to: SimTime,
         resolution: Resolution,
-    ) -> Result<Vec<Bucket>> {
+        limit: usize,
+    ) -> Result<(Vec<Bucket>, Option<SimTime>)> {
         let Some(width) = resolution.width() else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let tree = if resolution == Resolution::Hourly {
             Tree::R1h
@@ -103,18 +142,23 @@ impl History {
                     SimTime(keys::i64_from(&k[10..])),
                     Rollup::from_bytes(&v),
                 ));
+                if out.len() > limit {
+                    break;
+                }
             }
         }
         let live_from = from.max(compacted_until);
-        if live_from < to {
-            let samples = self.raw(id, m, live_from, to)?;
+        if live_from < to && out.len() <= limit {
+            // Hours not compacted yet: a few, whatever the range.
+            let (samples, _) = self.raw(id, m, live_from, to, usize::MAX)?;
             out.extend(
                 aggregate(&samples, width)
                     .into_iter()
                     .map(|(t, r)| Bucket::new(t, r)),
             );
         }
-        Ok(out)
+        let next = cut(&mut out, limit, |b| b.start);
+        Ok((out, next))
     }
 }
 

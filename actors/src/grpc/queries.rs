@@ -1,0 +1,214 @@
+//! Reads of the present: entities, relations, measurands, alerts, work
+//! orders and plans. Listings go a page at a time on the blocking pool.
+
+use tonic::{Request, Response, Status};
+
+use twin_core::{EntityRecord, Measurand, Value};
+use twin_proto::convert;
+use twin_proto::v1 as pb;
+
+use super::paging::{after_entity, bounded, entity_token};
+use super::service::{TwinService, blocking, internal, invalid, not_in_twin};
+
+pub(super) async fn get_entity(
+    svc: &TwinService,
+    req: Request<pb::GetEntityRequest>,
+) -> Result<Response<pb::Entity>, Status> {
+    let id = convert::entity_id(&req.get_ref().id, "id").map_err(invalid)?;
+    match svc.record(id).await? {
+        Some(r) => Ok(Response::new(convert::entity_to_pb(&r))),
+        None => Err(not_in_twin(&req.get_ref().id)),
+    }
+}
+
+pub(super) async fn list_entities(
+    svc: &TwinService,
+    req: Request<pb::ListEntitiesRequest>,
+) -> Result<Response<pb::ListEntitiesResponse>, Status> {
+    let req = req.into_inner();
+    let filter = svc.filter(req.filter.as_ref()).await?;
+    let size = bounded(req.page_size, 500, 10_000, "page_size")?;
+    let after = after_entity(&req.page_token)?;
+    let runtime = svc.runtime.clone();
+    let max_bytes = svc.limits.config.max_response_bytes;
+    blocking(move || {
+        let page = runtime
+            .entities_page(after, size, &|r| filter.matches(r))
+            .map_err(internal)?;
+        let mut next = page.next;
+        let mut entities = Vec::with_capacity(page.records.len());
+        let mut bytes = 0;
+        for (i, r) in page.records.iter().enumerate() {
+            let e = convert::entity_to_pb(r);
+            // Stop short of the largest response (one entity at least).
+            bytes += prost::Message::encoded_len(&e) + 8;
+            if bytes > max_bytes && i > 0 {
+                next = Some(page.records[i - 1].id());
+                break;
+            }
+            entities.push(e);
+        }
+        Ok(Response::new(pb::ListEntitiesResponse {
+            entities,
+            next_page_token: entity_token(next),
+        }))
+    })
+    .await
+}
+
+pub(super) async fn get_relations(
+    svc: &TwinService,
+    req: Request<pb::GetRelationsRequest>,
+) -> Result<Response<pb::GetRelationsResponse>, Status> {
+    let id = convert::entity_id(&req.get_ref().id, "id").map_err(invalid)?;
+    let Some(r) = svc.record(id).await? else {
+        return Err(not_in_twin(&req.get_ref().id));
+    };
+    let incoming = match svc.runtime.store().cloned() {
+        Some(store) => blocking(move || store.relations_to(id).map_err(internal))
+            .await?
+            .into_iter()
+            .map(|(from, rel)| pb::Relation {
+                target: from.to_string(),
+                ..convert::relation_to_pb(&rel)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Response::new(pb::GetRelationsResponse {
+        outgoing: r
+            .common
+            .relations()
+            .iter()
+            .map(convert::relation_to_pb)
+            .collect(),
+        incoming,
+    }))
+}
+
+pub(super) async fn get_measurands(
+    _svc: &TwinService,
+    _: Request<pb::Empty>,
+) -> Result<Response<pb::GetMeasurandsResponse>, Status> {
+    Ok(Response::new(pb::GetMeasurandsResponse {
+        measurands: Measurand::ALL
+            .iter()
+            .map(|m| convert::measurand_info(*m))
+            .collect(),
+    }))
+}
+
+pub(super) async fn list_alerts(
+    svc: &TwinService,
+    req: Request<pb::ListAlertsRequest>,
+) -> Result<Response<pb::ListAlertsResponse>, Status> {
+    let req = req.into_inner();
+    let filter = svc.filter(req.filter.as_ref()).await?;
+    let min = pb::Severity::try_from(req.min_severity).unwrap_or(pb::Severity::Info);
+    let size = bounded(req.page_size, 500, 10_000, "page_size")?;
+    let after = after_entity(&req.page_token)?;
+    let runtime = svc.runtime.clone();
+    blocking(move || {
+        let page = runtime
+            .entities_page(after, size, &|r| {
+                !alerts_of(r, min).is_empty() && filter.matches(r)
+            })
+            .map_err(internal)?;
+        let mut alerts: Vec<pb::Alert> = page
+            .records
+            .iter()
+            .flat_map(|r| alerts_of(r, min))
+            .collect();
+        alerts.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.raised_ms.cmp(&a.raised_ms))
+        });
+        Ok(Response::new(pb::ListAlertsResponse {
+            alerts,
+            next_page_token: entity_token(page.next),
+        }))
+    })
+    .await
+}
+
+/// The alerts an entity has raised, of at least `min` severity.
+fn alerts_of(r: &EntityRecord, min: pb::Severity) -> Vec<pb::Alert> {
+    let mut out = Vec::new();
+    for x in r.common.readings.iter() {
+        let severity = match x.level {
+            twin_core::state::AlarmLevel::Normal => continue,
+            twin_core::state::AlarmLevel::Warning => pb::Severity::Warning,
+            twin_core::state::AlarmLevel::Critical => pb::Severity::Critical,
+        };
+        if severity < min {
+            continue;
+        }
+        out.push(pb::Alert {
+            id: twin_core::AlertId::of(r.id(), x.measurand).0,
+            entity: r.id().to_string(),
+            measurand: x.measurand.name().into(),
+            severity: severity as i32,
+            raised_ms: x.time.as_ms(),
+            message: format!(
+                "{} {} is {}",
+                x.measurand,
+                value_text(&x.value),
+                level_text(severity)
+            ),
+        });
+    }
+    out
+}
+
+pub(super) async fn list_work_orders(
+    _svc: &TwinService,
+    _: Request<pb::ListWorkOrdersRequest>,
+) -> Result<Response<pb::ListWorkOrdersResponse>, Status> {
+    Ok(Response::new(pb::ListWorkOrdersResponse {
+        work_orders: Vec::new(),
+        empty_reason: "no maintenance planner is running: work orders appear once one is".into(),
+    }))
+}
+
+pub(super) async fn get_work_order(
+    _svc: &TwinService,
+    req: Request<pb::GetWorkOrderRequest>,
+) -> Result<Response<pb::WorkOrder>, Status> {
+    Err(Status::not_found(format!(
+        "no work order {}",
+        req.get_ref().id
+    )))
+}
+
+pub(super) async fn list_plans(
+    _svc: &TwinService,
+    _: Request<pb::ListPlansRequest>,
+) -> Result<Response<pb::ListPlansResponse>, Status> {
+    Ok(Response::new(pb::ListPlansResponse {
+        plans: Vec::new(),
+        empty_reason: "no planner is running: plans appear once one is".into(),
+    }))
+}
+
+pub(super) async fn get_plan(
+    _svc: &TwinService,
+    req: Request<pb::GetPlanRequest>,
+) -> Result<Response<pb::Plan>, Status> {
+    Err(Status::not_found(format!("no plan {}", req.get_ref().id)))
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Number(x) => format!("{x:.2}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn level_text(s: pb::Severity) -> &'static str {
+    match s {
+        pb::Severity::Critical => "critical",
+        pb::Severity::Warning => "above its warning limit",
+        pb::Severity::Info => "notable",
+    }
+}
