@@ -55,17 +55,22 @@ impl FjallEngine {
         Self::with(Self::builder(&dir).temporary(true).open()?)
     }
 
-    /// One background worker: with more, fjall 3.1's first worker hands
-    /// every compaction on to the others and, while they are busy, takes it
-    /// back and hands it on again, spinning a core (README gives what it
-    /// cost history ingest). The journal is not compressed: it
+    /// Two background workers, not one: fjall 3.1's workers share a queue
+    /// of 1,000 messages that writes fill with rotation requests, and a
+    /// worker rotating a memtable then blocks sending a flush to that full
+    /// queue; with a single worker nothing drains it and the store
+    /// deadlocks (seen under `twin bench store`, main thread and worker
+    /// both parked in the send). With two, the first hands compactions on
+    /// to the other and takes them back while it is busy, which spins a
+    /// core for part of the time (README gives what it costs history
+    /// ingest): a price paid for a store that cannot stop. The journal is not compressed: it
     /// mostly holds WAL blocks that are trimmed within minutes, and
     /// compressing them cost the writing shard 4 % of its time.
     fn builder(path: &Path) -> fjall::DatabaseBuilder<Database> {
         Database::builder(path)
             .cache_size(CACHE)
             .max_journaling_size(JOURNAL)
-            .worker_threads(1)
+            .worker_threads(2)
             .journal_compression(CompressionType::None)
     }
 
