@@ -80,6 +80,17 @@ class AgainstTwinRun(unittest.TestCase):
         history = self.client.history(loop, "traffic_flow", t - 1, t + 1)
         self.assertEqual([(s.time_ms, s.value) for s in history.samples], [(t, 1234.0)])
 
+    def test_reads_each_kinds_state_as_typed_fields(self):
+        bus = next(iter(self.client.entities(subtypes=["bus"])))
+        self.assertEqual(bus.WhichOneof("state"), "vehicle")
+        self.assertEqual(types_pb2.VehicleMode.Name(bus.vehicle.mode), "VEHICLE_MODE_BUS")
+        self.assertNotEqual(bus.vehicle.status, types_pb2.VEHICLE_STATUS_UNSPECIFIED)
+        loop = next(iter(self.client.entities(subtypes=["traffic-loop"])))
+        self.assertEqual(loop.WhichOneof("state"), "sensor")
+        self.assertIn("traffic_flow", loop.sensor.measurands)
+        self.assertTrue(all(r.level != types_pb2.ALARM_LEVEL_UNSPECIFIED for r in loop.readings))
+        self.assertTrue(all(r.type != types_pb2.RELATION_TYPE_UNSPECIFIED for r in loop.relations))
+
     def test_watches_live_events(self):
         bus = next(iter(self.client.entities(subtypes=["bus"]))).id
         stream = self.client.watch(ids=[bus], types=[types_pb2.EVENT_TYPE_STATE_CHANGED])

@@ -6,13 +6,14 @@
 
 use geo::{Coord, LineString};
 use twin_core::id::quoted;
-use twin_core::state::{AlarmLevel, ControlView, KindState, ZoneShape};
+use twin_core::state::{ControlView, KindState, ZoneShape};
 use twin_core::value::Estimate;
 use twin_core::{
     Action, Command, EntityId, EntityRecord, Event, EventBody, EventType, Kind, Measurand,
     Observation, Quality, Relation, SimTime, Source, Value,
 };
 
+use crate::state;
 use crate::v1 as pb;
 
 /// A field of a request that cannot be used, and why.
@@ -134,17 +135,6 @@ pub fn value_from_pb(v: Option<&pb::Value>, field: &str) -> Result<Value, FieldE
     })
 }
 
-fn quality_to_pb(q: Quality) -> pb::Quality {
-    match q {
-        Quality::Ok => pb::Quality::Ok,
-        Quality::Uncertain => pb::Quality::Uncertain,
-        Quality::Bad => pb::Quality::Bad,
-        Quality::Stale => pb::Quality::Stale,
-        Quality::Stuck => pb::Quality::Stuck,
-        Quality::OutOfRange => pb::Quality::OutOfRange,
-    }
-}
-
 fn quality_from_pb(q: pb::Quality) -> Quality {
     match q {
         pb::Quality::Ok => Quality::Ok,
@@ -190,7 +180,7 @@ pub fn observation_to_pb(o: &Observation) -> pb::Observation {
         measurand: o.measurand.name().to_string(),
         value: Some(value_to_pb(&o.value)),
         unit: o.measurand.unit().to_string(),
-        quality: quality_to_pb(o.quality) as i32,
+        quality: state::quality(o.quality) as i32,
         seq: o.seq,
     }
 }
@@ -259,19 +249,6 @@ pub fn severity_to_pb(s: twin_core::Severity) -> pb::Severity {
 
 /// The snake-case name serde gives a unit-like enum value (`"running"`), or
 /// the inner one of a one-field wrapper (`{"machine": "running"}`).
-fn label<T: serde::Serialize>(x: &T) -> String {
-    match serde_json::to_value(x) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(serde_json::Value::Object(m)) => m
-            .into_iter()
-            .next()
-            .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-            .unwrap_or_default(),
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
-    }
-}
-
 pub fn event_to_pb(e: &Event) -> pb::Event {
     event_to_pb_named(e, e.entity.to_string())
 }
@@ -304,8 +281,8 @@ pub fn event_to_pb_named(e: &Event, entity: String) -> pb::Event {
             out.rising = *rising;
         }
         EventBody::StatusChanged { from, to } => {
-            out.from_status = label(from);
-            out.to_status = label(to);
+            out.from_status = Some(state::status(from));
+            out.to_status = Some(state::status(to));
         }
         EventBody::AlertRaised {
             alert,
@@ -323,22 +300,10 @@ pub fn event_to_pb_named(e: &Event, entity: String) -> pb::Event {
     out
 }
 
-fn level(l: AlarmLevel) -> &'static str {
-    match l {
-        AlarmLevel::Normal => "normal",
-        AlarmLevel::Warning => "warning",
-        AlarmLevel::Critical => "critical",
-    }
-}
-
 pub fn relation_to_pb(r: &Relation) -> pb::Relation {
-    let (t, target) = match r {
-        Relation::AttachedTo(e) => ("attached_to", e),
-        Relation::LiesIn(e) => ("lies_in", e),
-    };
     pb::Relation {
-        r#type: t.to_string(),
-        target: target.to_string(),
+        r#type: state::relation_type(r) as i32,
+        target: r.target().to_string(),
     }
 }
 
@@ -411,15 +376,15 @@ pub fn entity_to_pb(r: &EntityRecord) -> pb::Entity {
                 measurand: x.measurand.name().to_string(),
                 value: Some(value_to_pb(&x.value)),
                 time_ms: x.time.as_ms(),
-                quality: quality_to_pb(x.quality) as i32,
-                level: level(x.level).to_string(),
+                quality: state::quality(x.quality) as i32,
+                level: state::alarm_level(x.level) as i32,
             })
             .collect(),
         controls: r.common.control_views().iter().map(control_to_pb).collect(),
         relations: r.common.relations().iter().map(relation_to_pb).collect(),
         tags: r.common.tags().iter().map(|t| t.to_string()).collect(),
         geometry: geometry(r),
-        state_json: serde_json::to_string(&r.state).unwrap_or_default(),
+        state: Some(state::kind_state(&r.state)),
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use twin_proto::v1 as pb;
+use twin_proto::v1::entity::State;
 
 use crate::app::App;
 use crate::settings::Settings;
@@ -51,7 +52,10 @@ pub fn synthetic(n: usize) -> Vec<pb::Entity> {
                     (
                         pb::Kind::Parcel,
                         "cocoa",
-                        r#"{"parcel":{"health":"healthy"}}"#.to_string(),
+                        State::Parcel(pb::ParcelState {
+                            health: pb::CropHealth::Healthy as i32,
+                            ..Default::default()
+                        }),
                         pb::Geometry {
                             shape: Some(pb::geometry::Shape::Polygon(pb::Polygon { ring })),
                         },
@@ -60,24 +64,42 @@ pub fn synthetic(n: usize) -> Vec<pb::Entity> {
                 2 | 3 => (
                     pb::Kind::Vehicle,
                     "taxi",
-                    r#"{"vehicle":{"status":"en_route"}}"#.into(),
+                    State::Vehicle(pb::VehicleState {
+                        status: pb::VehicleStatus::EnRoute as i32,
+                        ..Default::default()
+                    }),
                     point(lon, lat),
                 ),
                 4 => {
-                    let status = ["running", "idle", "down", "maintenance"][i / 10 % 4];
+                    let status = [
+                        pb::MachineStatus::Running,
+                        pb::MachineStatus::Idle,
+                        pb::MachineStatus::Down,
+                        pb::MachineStatus::Maintenance,
+                    ][i / 10 % 4];
                     (
                         pb::Kind::Machine,
                         "pump",
-                        format!(r#"{{"machine":{{"status":"{status}"}}}}"#),
+                        State::Machine(pb::MachineState {
+                            status: status as i32,
+                            ..Default::default()
+                        }),
                         point(lon, lat),
                     )
                 }
                 _ => {
-                    let quality = if i % 97 == 0 { "stale" } else { "ok" };
+                    let quality = if i % 97 == 0 {
+                        pb::Quality::Stale
+                    } else {
+                        pb::Quality::Ok
+                    };
                     (
                         pb::Kind::Sensor,
                         "air-quality-station",
-                        format!(r#"{{"sensor":{{"quality":"{quality}"}}}}"#),
+                        State::Sensor(pb::SensorState {
+                            quality: quality as i32,
+                            ..Default::default()
+                        }),
                         point(lon, lat),
                     )
                 }
@@ -94,7 +116,7 @@ pub fn synthetic(n: usize) -> Vec<pb::Entity> {
                 kind: kind as i32,
                 name: format!("e{i:06}"),
                 subtype: subtype.into(),
-                state_json: state,
+                state: Some(state),
                 geometry: Some(geometry),
                 readings: vec![
                     number("ndvi", (i % 90) as f64 / 100.0),

@@ -39,23 +39,6 @@ pub fn number(x: f64) -> String {
     }
 }
 
-/// A JSON value of `state_json` on one line.
-pub fn json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "—".into(),
-        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
-        serde_json::Value::String(s) => s.clone(),
-        other => {
-            let s = other.to_string();
-            if s.len() > 80 {
-                format!("{}…", &s[..s.floor_char_boundary(80)])
-            } else {
-                s
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -362,14 +362,11 @@ fn is_plottable(v: Option<&pb::Value>) -> bool {
 
 /// A machine's RUL estimate from its state: (t h, low, high).
 fn rul_of(e: &pb::Entity) -> Option<(f64, f64, f64)> {
-    let v: serde_json::Value = serde_json::from_str(&e.state_json).ok()?;
-    let r = v.get("machine")?.get("rul")?;
-    let at = r.get("at")?.as_f64()?;
-    Some((
-        at / HOUR_MS,
-        r.get("low")?.as_f64()?,
-        r.get("high")?.as_f64()?,
-    ))
+    let Some(pb::entity::State::Machine(m)) = &e.state else {
+        return None;
+    };
+    let r = m.rul.as_ref()?;
+    Some((r.at_ms as f64 / HOUR_MS, r.low, r.high))
 }
 
 pub fn kind_name(k: pb::Kind) -> &'static str {
@@ -385,24 +382,14 @@ pub fn kind_name(k: pb::Kind) -> &'static str {
 
 /// Every state field: the kind's own, then each reading.
 fn state(ui: &mut egui::Ui, e: &pb::Entity) {
-    let v: serde_json::Value = serde_json::from_str(&e.state_json).unwrap_or_default();
     egui::Grid::new("state-fields")
         .striped(true)
         .num_columns(2)
         .show(ui, |ui| {
-            if let Some(body) = v
-                .as_object()
-                .and_then(|o| o.values().next())
-                .and_then(|b| b.as_object())
-            {
-                for (k, x) in body {
-                    if k == "polygon" || k == "shape" {
-                        continue;
-                    }
-                    ui.label(k);
-                    ui.label(format::json(x));
-                    ui.end_row();
-                }
+            for (k, x) in crate::state_text::fields(e) {
+                ui.label(k);
+                ui.label(x);
+                ui.end_row();
             }
         });
     ui.add_space(4.0);
@@ -415,29 +402,18 @@ fn state(ui: &mut egui::Ui, e: &pb::Entity) {
             }
             ui.end_row();
             for r in &e.readings {
-                let level = match r.level.as_str() {
-                    "critical" => Color32::from_rgb(220, 40, 40),
-                    "warning" => Color32::from_rgb(230, 160, 0),
+                let level = match r.level() {
+                    pb::AlarmLevel::Critical => Color32::from_rgb(220, 40, 40),
+                    pb::AlarmLevel::Warning => Color32::from_rgb(230, 160, 0),
                     _ => ui.visuals().text_color(),
                 };
                 ui.label(&r.measurand);
                 ui.label(RichText::new(format::value(r.value.as_ref())).color(level));
-                ui.label(quality_name(r.quality()));
+                ui.label(crate::state_text::quality(r.quality()));
                 ui.label(format::sim_time(r.time_ms));
                 ui.end_row();
             }
         });
-}
-
-fn quality_name(q: pb::Quality) -> &'static str {
-    match q {
-        pb::Quality::Ok => "ok",
-        pb::Quality::Uncertain => "uncertain",
-        pb::Quality::Bad => "bad",
-        pb::Quality::Stale => "stale",
-        pb::Quality::Stuck => "stuck",
-        pb::Quality::OutOfRange => "out of range",
-    }
 }
 
 /// Desired against reported; a property out of sync is highlighted with
@@ -496,7 +472,10 @@ fn relations(ui: &mut egui::Ui, r: &pb::GetRelationsResponse) -> Option<String> 
         .chain(r.incoming.iter().map(|x| (x, "<-")))
     {
         ui.horizontal(|ui| {
-            ui.label(format!("{arrow} {}", rel.r#type));
+            ui.label(format!(
+                "{arrow} {}",
+                crate::state_text::relation(rel.r#type())
+            ));
             if ui.link(&rel.target).clicked() {
                 chosen = Some(rel.target.clone());
             }
@@ -522,7 +501,11 @@ pub fn describe(e: &pb::Event) -> String {
             format::number(e.limit),
             if e.rising { "upwards" } else { "downwards" }
         ),
-        T::StatusChanged => format!("status {} -> {}", e.from_status, e.to_status),
+        T::StatusChanged => format!(
+            "status {} -> {}",
+            crate::state_text::status(e.from_status.as_ref()),
+            crate::state_text::status(e.to_status.as_ref())
+        ),
         T::AlertRaised => format!("alert: {}", e.message),
         T::AlertCleared => format!("alert on {} cleared", e.measurand),
         T::Unspecified => "event".into(),

@@ -18,6 +18,7 @@ pub mod net;
 pub mod panels;
 pub mod projection;
 pub mod settings;
+pub mod state_text;
 
 pub use app::App;
 pub use settings::Settings;

@@ -87,30 +87,9 @@ pub struct Item {
     pub alert: Option<i32>,
 }
 
-/// The status word of an entity's kind-specific state, as `state_json` holds it.
-fn status_of(state: &serde_json::Value) -> (String, String) {
-    let word = |v: &serde_json::Value, key: &str| {
-        v.get(key)
-            .and_then(|s| s.as_str())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let Some((kind, body)) = state.as_object().and_then(|o| o.iter().next()) else {
-        return (String::new(), String::new());
-    };
-    match kind.as_str() {
-        "machine" | "vehicle" => (word(body, "status"), String::new()),
-        "sensor" => (word(body, "quality"), String::new()),
-        "parcel" => (word(body, "health"), String::new()),
-        "zone" => (word(body, "alert_level"), word(body, "zone_type")),
-        _ => (String::new(), String::new()),
-    }
-}
-
 impl Item {
     pub fn from_pb(e: &pb::Entity) -> Item {
-        let state: serde_json::Value = serde_json::from_str(&e.state_json).unwrap_or_default();
-        let (status, zone_type) = status_of(&state);
+        let (status, zone_type) = crate::state_text::status_of(e);
         let mut item = Item {
             id: e.id.clone(),
             name: e.name.clone(),
@@ -124,7 +103,7 @@ impl Item {
             lies_in: e
                 .relations
                 .iter()
-                .find(|r| r.r#type == "lies_in")
+                .find(|r| r.r#type() == pb::RelationType::LiesIn)
                 .map(|r| r.target.clone()),
             motion: None,
             moved_at: 0.0,
@@ -218,7 +197,11 @@ mod tests {
                     lat: 45.75,
                 })),
             }),
-            state_json: r#"{"vehicle":{"status":"in_service","heading_deg":90.0}}"#.into(),
+            state: Some(pb::entity::State::Vehicle(pb::VehicleState {
+                status: pb::VehicleStatus::InService as i32,
+                heading_deg: 90.0,
+                ..Default::default()
+            })),
             readings: vec![pb::Reading {
                 measurand: "speed".into(),
                 value: Some(pb::Value {

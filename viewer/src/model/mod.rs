@@ -81,7 +81,7 @@ impl Twin {
                         item.set(&e.measurand, v, Some(now));
                     }
                 }
-                T::StatusChanged => item.status = e.to_status.clone(),
+                T::StatusChanged => item.status = crate::state_text::status(e.to_status.as_ref()),
                 _ => {}
             }
         }
