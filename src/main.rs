@@ -67,6 +67,9 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Measure performance and print the figures.
     Bench(cmd::bench::Args),
+    /// Send hostile input to every API method and file reader, and check
+    /// that nothing panics and the server keeps answering.
+    Fuzz(twin::fuzz::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
         Command::Replay(a) => cmd::replay::main(a),
         Command::Inspect(a) => cmd::inspect::main(a),
         Command::Bench(a) => cmd::bench::main(a),
+        Command::Fuzz(a) => twin::fuzz::main(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -689,6 +689,17 @@ impl Scenario {
         BUILTIN.iter().map(|b| b.0).collect()
     }
 
+    /// The text of every shipped file, scenarios and their assets: (file
+    /// name, text).
+    pub fn builtin_files() -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        for (name, text, assets) in BUILTIN {
+            out.push((format!("{name}.toml"), *text));
+            out.extend(assets.iter().map(|(n, t)| (n.to_string(), *t)));
+        }
+        out
+    }
+
     /// A built-in scenario by name (`city`, `factory`, `farm-cocoa`, `garden`).
     pub fn builtin(name: &str) -> Option<Scenario> {
         let (name, text, assets) = BUILTIN.iter().find(|b| b.0 == name)?;
