@@ -4,7 +4,12 @@
 //!   several client streams each keeping batches in flight;
 //! - get_entity: latencies of `GetEntity` sent at a fixed rate;
 //! - watchers: the ingest rate with watchers connected (each following its
-//!   own handful of sensors, as a dashboard does) over the rate without.
+//!   own handful of sensors, as a dashboard does) over the rate without;
+//! - ingest_durable: ingest with every batch acknowledged once durable;
+//! - get_entity under ingest: GetEntity at the same fixed rate while
+//!   another client ingests at full rate;
+//! - history: GetHistory of a day at 5-minute resolution, 100 a second,
+//!   while another client ingests at full rate.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +43,15 @@ pub struct GrpcFigures {
     pub ingest_slowdown: f64,
     /// Each pair's ratio (with watchers / alone), in the order they ran.
     pub ingest_slowdown_runs: Vec<f64>,
+    /// Every batch acknowledged once durable.
+    pub ingest_durable_obs_per_s: f64,
+    pub ingest_durable_obs_per_s_runs: Vec<f64>,
+    /// GetEntity at `rate` while another client ingests at full rate.
+    pub get_entity_p99_under_ingest_ms: f64,
+    pub get_entity_p99_under_ingest_ms_runs: Vec<f64>,
+    /// GetHistory of a day at 5-minute resolution, 100 a second, during ingest.
+    pub history_p99_ms: f64,
+    pub history_p99_ms_runs: Vec<f64>,
 }
 
 /// What `twin bench grpc` runs, as its options.
@@ -79,7 +93,12 @@ fn sensor(i: usize) -> String {
 
 /// One ingest run: `batches` batches of 1,000 over `streams` streams; returns
 /// observations per second. `t0` keeps times increasing across runs.
-async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std::error::Error>> {
+async fn ingest(
+    c: &Connect,
+    b: &GrpcBench,
+    t0: i64,
+    durable: bool,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let per_stream = b.batches / b.streams.max(1);
     // Ids written once, cloned into each observation, as a real feeder would.
     let ids: Arc<Vec<String>> = Arc::new(
@@ -121,7 +140,7 @@ async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std:
                     let req = pb::IngestRequest {
                         batch_id: k as u64,
                         observations: batch,
-                        durable: false,
+                        durable,
                     };
                     if tx.send(req).await.is_err() {
                         break;
@@ -135,6 +154,11 @@ async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std:
                     .await?
                     .ok_or_else(|| tonic::Status::internal("the server closed the stream"))?;
                 refused += ack.errors.len();
+                if durable && !ack.durable {
+                    return Err(tonic::Status::internal(
+                        "a durable batch came back not durable",
+                    ));
+                }
             }
             sender.await.ok();
             if refused > 0 {
@@ -151,39 +175,36 @@ async fn ingest(c: &Connect, b: &GrpcBench, t0: i64) -> Result<f64, Box<dyn std:
     Ok((per_stream * b.streams.max(1) * 1000) as f64 / start.elapsed().as_secs_f64())
 }
 
-/// GetEntity at a fixed rate; returns the sorted latencies in ms (of all but
-/// the first tenth) and the rate achieved.
+/// Calls made at a fixed `rate`, `n` in all, each by `call(i)`; returns
+/// the sorted latencies in ms (of all but the first tenth) and the rate
+/// achieved.
 ///
 /// Requests are paced by a thread of their own: tokio's timer ticks by the
 /// millisecond, so pacing with it would send them in bursts of ten at
 /// 10k/s, and measure those bursts' queueing rather than the server.
-async fn get_entity(
-    c: &Connect,
-    b: &GrpcBench,
-) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>> {
-    let channel = c.endpoint()?.connect().await?;
-    let clients = (0..b.requests)
-        .map(|i| {
-            let id = format!("sensor/{}", sensor(i * 7919 % b.entities));
-            Ok((c.with_channel(channel.clone())?, id))
-        })
-        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
-    let interval = Duration::from_secs_f64(1.0 / b.rate);
+async fn paced<F, Fut>(
+    rate: f64,
+    n: usize,
+    call: F,
+) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>>
+where
+    F: Fn(usize) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    let interval = Duration::from_secs_f64(1.0 / rate);
     let handle = tokio::runtime::Handle::current();
     let start = Instant::now();
     let pacer = std::thread::spawn(move || {
-        let mut tasks = Vec::with_capacity(clients.len());
-        for (i, (mut client, id)) in clients.into_iter().enumerate() {
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
             let due = start + interval.mul_f64(i as f64);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
+            let answer = call(i);
             tasks.push(handle.spawn(async move {
                 let t = Instant::now();
-                client
-                    .get_entity(pb::GetEntityRequest { id })
-                    .await
-                    .map(|_| t.elapsed())
+                answer.await.map(|_| t.elapsed())
             }));
         }
         tasks
@@ -198,9 +219,75 @@ async fn get_entity(
     // The first tenth warms the connection and the server's caches up; it
     // is paced like the rest but not counted.
     lat.drain(..lat.len() / 10);
-    let rate = b.requests as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     Ok((lat, rate))
+}
+
+/// GetEntity at `b.rate`, `b.requests` of them, over one connection.
+async fn get_entity(
+    c: &Connect,
+    b: &GrpcBench,
+) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>> {
+    let channel = c.endpoint()?.connect().await?;
+    let client = c.with_channel(channel)?;
+    let entities = b.entities;
+    paced(b.rate, b.requests, move |i| {
+        let mut client = client.clone();
+        let id = format!("sensor/{}", sensor(i * 7919 % entities));
+        async move {
+            client
+                .get_entity(pb::GetEntityRequest { id })
+                .await
+                .map(|_| ())
+        }
+    })
+    .await
+}
+
+/// GetHistory of a whole day at 5-minute resolution, at `rate` a second,
+/// over the `HISTORY_SERIES` series holding a day each.
+async fn history(
+    c: &Connect,
+    rate: f64,
+    n: usize,
+) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>> {
+    let channel = c.endpoint()?.connect().await?;
+    let client = c.with_channel(channel)?;
+    paced(rate, n, move |i| {
+        let mut client = client.clone();
+        let id = format!("sensor/{}", day_sensor(i % HISTORY_SERIES));
+        async move {
+            let h = client
+                .get_history(pb::GetHistoryRequest {
+                    id,
+                    measurand: "temperature".into(),
+                    from_ms: 0,
+                    to_ms: DAY_MS,
+                    resolution: pb::Resolution::FiveMinutes as i32,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            if h.buckets.len() != 288 {
+                return Err(tonic::Status::internal(format!(
+                    "a day at 5 minutes is 288 buckets, not {}",
+                    h.buckets.len()
+                )));
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Series holding a day of history, one sample a minute, for the history
+/// reads; the ingest runs write after that day.
+const HISTORY_SERIES: usize = 100;
+const DAY_MS: i64 = 86_400_000;
+
+fn day_sensor(i: usize) -> String {
+    format!("day-{i:04}")
 }
 
 /// Samples per series written before measuring: enough for every series
@@ -238,6 +325,30 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
     for chunk in records.chunks(50_000) {
         runtime.create(chunk.to_vec(), SimTime::ZERO).await?;
     }
+    // A day of history, a sample a minute, for the history reads.
+    let day: Vec<EntityRecord> = (0..HISTORY_SERIES)
+        .map(|i| {
+            EntityRecord::new(Kind::Sensor, &day_sensor(i), "pt100").with_state(KindState::Sensor(
+                SensorState::measuring(&[Measurand::Temperature], SimTime::minutes(1)),
+            ))
+        })
+        .collect();
+    let day_ids: Vec<_> = day.iter().map(EntityRecord::id).collect();
+    runtime.create(day, SimTime::ZERO).await?;
+    for minute in 0..1440 {
+        let batch = day_ids
+            .iter()
+            .map(|id| {
+                twin_core::Observation::number(
+                    *id,
+                    SimTime::minutes(minute),
+                    Measurand::Temperature,
+                    20.0 + (minute % 17) as f64,
+                )
+            })
+            .collect();
+        runtime.ingest(batch, false).await?;
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let (addr, serve) = bind(
         ServerConfig {
@@ -261,19 +372,21 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
         ..Connect::default()
     };
     let span = (b.batches * 1000 / (b.entities / b.streams.max(1)).max(1)) as i64 * 1000 + 10_000;
-    let mut t0 = 10_000;
+    // Ingest writes after the day of history.
+    let mut t0 = DAY_MS + 10_000;
     // Every run starts from the same state: the writes before it flushed and
     // the server idle a moment. Without this, a run that followed a pause
     // (the watchers' drain) ran some 5 % faster than one that followed a run
     // directly, and the slowdown read 0.90-1.0 with no watcher connected.
-    let run = async |t0: &mut i64| {
+    let run_as = async |t0: &mut i64, durable: bool| {
         let flushing = store.clone();
         tokio::task::spawn_blocking(move || flushing.flush()).await??;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let rate = ingest(&c, &b, *t0).await;
+        let rate = ingest(&c, &b, *t0, durable).await;
         *t0 += span;
         rate
     };
+    let run = async |t0: &mut i64| run_as(t0, false).await;
     // Fill the history the reads go through, then measure the reads.
     run(&mut t0).await?;
     let sequential = sequential_get(&c, 2_000, b.entities).await?;
@@ -327,9 +440,31 @@ pub async fn run(b: GrpcBench) -> Result<GrpcFigures, Box<dyn std::error::Error>
         with.push(w);
         ratios.push(w / a);
     }
+    // Durable ingest, then reads while another client ingests.
+    let mut durable = Vec::new();
+    for _ in 0..b.runs.max(1) {
+        durable.push(run_as(&mut t0, true).await?);
+    }
+    let (mut under, mut history_p99) = (Vec::new(), Vec::new());
+    for _ in 0..b.runs.max(1) {
+        let (rate, reads) = tokio::join!(run(&mut t0), get_entity(&c, &b));
+        rate?;
+        under.push(percentile(&reads?.0, 0.99));
+    }
+    for _ in 0..b.runs.max(1) {
+        let (rate, reads) = tokio::join!(run(&mut t0), history(&c, 100.0, 300));
+        rate?;
+        history_p99.push(percentile(&reads?.0, 0.99));
+    }
     let _ = stop.send(());
     let _ = server.await;
     Ok(GrpcFigures {
+        ingest_durable_obs_per_s: median(durable.clone()),
+        ingest_durable_obs_per_s_runs: durable,
+        get_entity_p99_under_ingest_ms: median(under.clone()),
+        get_entity_p99_under_ingest_ms_runs: under,
+        history_p99_ms: median(history_p99.clone()),
+        history_p99_ms_runs: history_p99,
         entities: b.entities,
         ingest_obs_per_s: median(alone),
         get_entity_p50_ms: median(p50s),

@@ -128,6 +128,12 @@ pub fn main(args: Args) -> Result<()> {
                 "ingest_with_watchers_obs_per_s": f.ingest_with_watchers_obs_per_s,
                 "ingest_slowdown": f.ingest_slowdown,
                 "ingest_slowdown_runs": f.ingest_slowdown_runs,
+                "ingest_durable_obs_per_s": f.ingest_durable_obs_per_s,
+                "ingest_durable_obs_per_s_runs": f.ingest_durable_obs_per_s_runs,
+                "get_entity_p99_under_ingest_ms": f.get_entity_p99_under_ingest_ms,
+                "get_entity_p99_under_ingest_ms_runs": f.get_entity_p99_under_ingest_ms_runs,
+                "history_p99_ms": f.history_p99_ms,
+                "history_p99_ms_runs": f.history_p99_ms_runs,
             });
             if json {
                 println!("{v}");
@@ -150,6 +156,23 @@ pub fn main(args: Args) -> Result<()> {
                     f.ingest_with_watchers_obs_per_s / 1e6,
                     f.ingest_slowdown,
                     joined(&f.ingest_slowdown_runs, |r| format!("{r:.2}"))
+                );
+                println!(
+                    "durable ingest: {:.2}M obs/s (runs: {})",
+                    f.ingest_durable_obs_per_s / 1e6,
+                    joined(&f.ingest_durable_obs_per_s_runs, |r| format!(
+                        "{:.2}",
+                        r / 1e6
+                    ))
+                );
+                println!(
+                    "GetEntity p99 during ingest: {:.3} ms (runs: {}); GetHistory of a day at 5 min, 100/s during ingest: p99 {:.2} ms (runs: {})",
+                    f.get_entity_p99_under_ingest_ms,
+                    joined(&f.get_entity_p99_under_ingest_ms_runs, |p| format!(
+                        "{p:.3}"
+                    )),
+                    f.history_p99_ms,
+                    joined(&f.history_p99_ms_runs, |p| format!("{p:.2}"))
                 );
             }
             Ok(())
