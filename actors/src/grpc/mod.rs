@@ -77,8 +77,9 @@ pub enum ServeError {
     Transport(String),
 }
 
-/// Streams (calls, watches included) one connection may hold open.
-const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+/// Streams (calls, watches included) one connection may hold open: a
+/// dashboard may follow a thousand watch streams over one connection.
+const MAX_STREAMS_PER_CONNECTION: u32 = 4_096;
 
 /// A bound server: its address, and the future that serves until `shutdown`.
 pub async fn bind(

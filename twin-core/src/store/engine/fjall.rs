@@ -9,6 +9,7 @@
 //! atomic across keyspaces.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,6 +28,16 @@ use crate::store::Result;
 const CACHE: u64 = 32 << 20;
 const WAL_MEMTABLE: u64 = 32 << 20;
 const MEMTABLE: u64 = 4 << 20;
+/// The memtable size fjall itself is told: never reached. Past its size,
+/// fjall 3.1 queues a rotation request for every write until its worker
+/// gets to it, filling the worker's queue of 1,000 messages; the worker
+/// then blocks sending a flush into that full queue, and with one worker
+/// nothing drains it (a deadlock, fjall pull request #323). The engine
+/// counts what it writes and rotates a memtable itself instead.
+const NEVER: u64 = 1 << 40;
+/// What one write adds to a memtable beyond its key and value (sequence
+/// number, value type, skip-list node), roughly.
+const ENTRY_OVERHEAD: usize = 32;
 /// The journal is kept until every memtable it covers is flushed; fjall's
 /// floor is 64 MiB.
 const JOURNAL: u64 = 128 << 20;
@@ -37,6 +48,8 @@ pub const SYNC_EVERY: Duration = Duration::from_millis(500);
 pub struct FjallEngine {
     db: Database,
     trees: Vec<Keyspace>,
+    /// Bytes written to each tree's memtable since it was last rotated.
+    written: Vec<AtomicU64>,
     /// Dropping the sender stops the syncer.
     syncer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
@@ -55,22 +68,18 @@ impl FjallEngine {
         Self::with(Self::builder(&dir).temporary(true).open()?)
     }
 
-    /// Two background workers, not one: fjall 3.1's workers share a queue
-    /// of 1,000 messages that writes fill with rotation requests, and a
-    /// worker rotating a memtable then blocks sending a flush to that full
-    /// queue; with a single worker nothing drains it and the store
-    /// deadlocks (seen under `twin bench store`, main thread and worker
-    /// both parked in the send). With two, the first hands compactions on
-    /// to the other and takes them back while it is busy, which spins a
-    /// core for part of the time (README gives what it costs history
-    /// ingest): a price paid for a store that cannot stop. The journal is not compressed: it
+    /// One background worker: with more, fjall 3.1's first worker hands
+    /// every compaction on to the others and, while they are busy, takes it
+    /// back and hands it on again, spinning a core (README gives what it
+    /// cost). One worker is safe because the engine rotates memtables
+    /// itself ([`NEVER`]). The journal is not compressed: it
     /// mostly holds WAL blocks that are trimmed within minutes, and
     /// compressing them cost the writing shard 4 % of its time.
     fn builder(path: &Path) -> fjall::DatabaseBuilder<Database> {
         Database::builder(path)
             .cache_size(CACHE)
             .max_journaling_size(JOURNAL)
-            .worker_threads(2)
+            .worker_threads(1)
             .journal_compression(CompressionType::None)
     }
 
@@ -93,6 +102,7 @@ impl FjallEngine {
             .map_err(fjall::Error::from)?;
         Ok(FjallEngine {
             db,
+            written: Tree::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
             trees,
             syncer: Some((stop, thread)),
         })
@@ -101,6 +111,27 @@ impl FjallEngine {
     fn tree(&self, t: Tree) -> &Keyspace {
         &self.trees[t.index()]
     }
+
+    /// Counts `bytes` written to `t`, and rotates its memtable once past
+    /// the tree's size (one writer does, the others see the count reset).
+    fn wrote(&self, t: Tree, bytes: usize) -> Result<()> {
+        let counter = &self.written[t.index()];
+        let limit = memtable_size(t);
+        let n = counter.fetch_add(bytes as u64, Ordering::AcqRel) + bytes as u64;
+        if n >= limit && counter.swap(0, Ordering::AcqRel) >= limit {
+            self.tree(t).rotate_memtable()?;
+        }
+        Ok(())
+    }
+}
+
+/// The size at which the engine rotates a tree's memtable.
+fn memtable_size(tree: Tree) -> u64 {
+    if tree == Tree::Wal {
+        WAL_MEMTABLE
+    } else {
+        MEMTABLE
+    }
 }
 
 /// A keyspace's options. Bloom filters serve point reads, which only entity
@@ -108,12 +139,7 @@ impl FjallEngine {
 /// and chunks are not compressed again: a WAL block lives minutes, and a
 /// chunk is already compressed by the codec.
 fn options(tree: Tree) -> KeyspaceCreateOptions {
-    let memtable = if tree == Tree::Wal {
-        WAL_MEMTABLE
-    } else {
-        MEMTABLE
-    };
-    let o = KeyspaceCreateOptions::default().max_memtable_size(memtable);
+    let o = KeyspaceCreateOptions::default().max_memtable_size(NEVER);
     match tree {
         Tree::State | Tree::Names | Tree::Meta => o,
         Tree::Wal | Tree::Chunks => o
@@ -149,23 +175,31 @@ impl Engine for FjallEngine {
 
     fn insert(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<()> {
         self.tree(tree).insert(key, value)?;
-        Ok(())
+        self.wrote(tree, key.len() + value.len() + ENTRY_OVERHEAD)
     }
 
     fn remove(&self, tree: Tree, key: &[u8]) -> Result<()> {
         self.tree(tree).remove(key)?;
-        Ok(())
+        self.wrote(tree, key.len() + ENTRY_OVERHEAD)
     }
 
     fn apply(&self, batch: Batch) -> Result<()> {
         let mut b = self.db.batch();
+        let mut bytes = vec![0usize; self.trees.len()];
         for (tree, key, value) in batch.ops {
+            bytes[tree.index()] +=
+                key.len() + value.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD;
             match value {
                 Some(v) => b.insert(self.tree(tree), key, v),
                 None => b.remove(self.tree(tree), key),
             }
         }
         b.commit()?;
+        for (t, n) in Tree::ALL.iter().zip(bytes) {
+            if n > 0 {
+                self.wrote(*t, n)?;
+            }
+        }
         Ok(())
     }
 
