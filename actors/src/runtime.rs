@@ -303,10 +303,8 @@ impl Runtime {
                 total,
             )
             .await?;
-        if durable && let Some(store) = &self.store {
-            store
-                .flush()
-                .map_err(|e| RuntimeError::Store(e.to_string()))?;
+        if durable && let Some(store) = self.store.clone() {
+            blocking(move || store.flush()).await?;
         }
         Ok(report)
     }
@@ -348,10 +346,7 @@ impl Runtime {
         match resident_or_store(&self.cores[id.shard(self.cores.len())], id) {
             Ok(r) => Ok(Some(r)),
             Err(None) => Ok(None),
-            Err(Some(store)) => tokio::task::spawn_blocking(move || store.get_state(id))
-                .await
-                .map_err(|e| RuntimeError::Store(e.to_string()))?
-                .map_err(|e| RuntimeError::Store(e.to_string())),
+            Err(Some(store)) => blocking(move || store.get_state(id)).await,
         }
     }
 
@@ -446,4 +441,19 @@ impl Routed for Create {
 }
 impl Routed for Tick {
     type Item = ();
+}
+
+/// Store I/O off the async workers: on tokio's blocking pool when called
+/// from a tokio runtime, else (a plain executor) on the caller's thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> twin_core::store::Result<T> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    let done = match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| RuntimeError::Store(e.to_string()))?,
+        Err(_) => f(),
+    };
+    done.map_err(|e| RuntimeError::Store(e.to_string()))
 }

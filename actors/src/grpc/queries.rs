@@ -111,7 +111,11 @@ pub(super) async fn list_alerts(
     blocking(move || {
         let page = runtime
             .entities_page(after, size, &|r| {
-                !alerts_of(r, min).is_empty() && filter.matches(r)
+                r.common
+                    .readings
+                    .iter()
+                    .any(|x| severity(x.level).is_some_and(|s| s >= min))
+                    && filter.matches(r)
             })
             .map_err(internal)?;
         let mut alerts: Vec<pb::Alert> = page
@@ -132,18 +136,22 @@ pub(super) async fn list_alerts(
     .await
 }
 
+/// The severity of an alert at `level` (none while normal).
+fn severity(level: twin_core::state::AlarmLevel) -> Option<pb::Severity> {
+    match level {
+        twin_core::state::AlarmLevel::Normal => None,
+        twin_core::state::AlarmLevel::Warning => Some(pb::Severity::Warning),
+        twin_core::state::AlarmLevel::Critical => Some(pb::Severity::Critical),
+    }
+}
+
 /// The alerts an entity has raised, of at least `min` severity.
 fn alerts_of(r: &EntityRecord, min: pb::Severity) -> Vec<pb::Alert> {
     let mut out = Vec::new();
     for x in r.common.readings.iter() {
-        let severity = match x.level {
-            twin_core::state::AlarmLevel::Normal => continue,
-            twin_core::state::AlarmLevel::Warning => pb::Severity::Warning,
-            twin_core::state::AlarmLevel::Critical => pb::Severity::Critical,
-        };
-        if severity < min {
+        let Some(severity) = severity(x.level).filter(|s| *s >= min) else {
             continue;
-        }
+        };
         out.push(pb::Alert {
             id: twin_core::AlertId::of(r.id(), x.measurand).0,
             entity: r.id().to_string(),
