@@ -13,10 +13,12 @@
 //!   second from a third thread during the measured window, over series
 //!   holding a day of history.
 //! - `E_compaction_*` and `E_bytes_per_obs`: in a child process per figure,
-//!   one hour of 1 Hz series (`--series` and 4 × `--series` of them) written,
-//!   flushed and compacted as warm-up, then a second hour written, the
-//!   engine settled (memtables flushed) and the hour compacted; samples rolled up per second and the rise of the peak
-//!   resident size during the second compaction (medians over `--runs`),
+//!   hours of 1 Hz series (`--series` and 4 × `--series` of them) written,
+//!   flushed and compacted as warm-up (four small hours, one large: the
+//!   same volume), then one more hour written, the engine settled
+//!   (memtables flushed) and that hour compacted; samples rolled up per
+//!   second and the rise of the peak resident size during that compaction
+//!   (medians over `--runs`),
 //!   and the store's size
 //!   on disk per sample once compacted and settled (the engine's own
 //!   background space reclaiming done at once), and the bytes of the keys
@@ -54,7 +56,7 @@ pub struct StoreBench {
     #[arg(long, default_value_t = 10.0)]
     pub stress_minutes: f64,
     /// Internal: run one compaction measurement in this process.
-    #[arg(long, hide = true, num_args = 2, value_names = ["ENGINE", "SERIES"])]
+    #[arg(long, hide = true, num_args = 3, value_names = ["ENGINE", "SERIES", "WARM_UP_HOURS"])]
     pub compaction_child: Option<Vec<String>>,
 }
 
@@ -102,7 +104,7 @@ fn round(ids: &[EntityId], offset: usize, t: i64, out: &mut Vec<Observation>) {
 
 pub fn run(b: StoreBench, progress: impl Fn(&str)) -> Result<Json> {
     if let Some(args) = &b.compaction_child {
-        let f = compaction_child(args[0].parse()?, args[1].parse()?)?;
+        let f = compaction_child(args[0].parse()?, args[1].parse()?, args[2].parse()?)?;
         return Ok(f);
     }
     let engines = engines(&b.engine)?;
@@ -124,7 +126,8 @@ pub fn run(b: StoreBench, progress: impl Fn(&str)) -> Result<Json> {
         out.insert(format!("{e}_ingest_obs_per_s_runs"), json!(rates));
         out.insert(format!("{e}_history_read_p99_ms"), json!(median(reads)));
     }
-    for (size, series) in [("small", b.series), ("large", 4 * b.series)] {
+    let large = 4 * b.series;
+    for (size, series) in [("small", b.series), ("large", large)] {
         for e in &engines {
             let mut runs = Vec::new();
             for r in 0..b.runs.max(1) {
@@ -133,7 +136,7 @@ pub fn run(b: StoreBench, progress: impl Fn(&str)) -> Result<Json> {
                     r + 1,
                     b.runs
                 ));
-                runs.push(compaction_in_child(*e, series)?);
+                runs.push(compaction_in_child(*e, series, large / series)?);
             }
             for key in ["samples_per_s", "peak_rss_mb"] {
                 let xs: Vec<f64> = runs.iter().filter_map(|f| f[key].as_f64()).collect();
@@ -319,25 +322,28 @@ fn ingest_run(engine: EngineKind, series: usize) -> Result<(f64, f64)> {
 
 /// Runs [`compaction_child`] in a fresh process, so that its peak resident
 /// size is its own.
-fn compaction_in_child(engine: EngineKind, series: usize) -> Result<Json> {
-    let series = series.to_string();
+fn compaction_in_child(engine: EngineKind, series: usize, warm_up: usize) -> Result<Json> {
+    let (series, warm_up) = (series.to_string(), warm_up.to_string());
     let args = [
         "bench",
         "store",
         "--compaction-child",
         engine.name(),
         &series,
+        &warm_up,
     ];
     let out = crate::bench::run_self(&args, "compaction child")?;
     Ok(serde_json::from_slice(&out)?)
 }
 
-/// Writes one hour of `series` 1 Hz series and compacts it (warm-up: the
-/// engine's memtables, block cache and the allocator reach the size they
-/// keep in a long run), then writes and compacts a second hour, measured:
-/// samples per second, the rise of the peak resident size in MB over the
-/// second compaction, and bytes on disk per sample after.
-fn compaction_child(engine: EngineKind, series: usize) -> Result<Json> {
+/// Writes and compacts `warm_up` hours of `series` 1 Hz series (warm-up:
+/// the engine's memtables, block cache and the allocator reach the size
+/// they keep in a long run; the caller gives both hour sizes the same
+/// volume, so a small hour does not measure a block cache still filling),
+/// then writes and compacts one more hour, measured: samples per second,
+/// the rise of the peak resident size in MB over that compaction, and
+/// bytes on disk per sample after.
+fn compaction_child(engine: EngineKind, series: usize, warm_up: usize) -> Result<Json> {
     let dir = tempfile::tempdir()?;
     let store = open(dir.path(), engine, Retention::default())?;
     let ids = series_ids("c", series);
@@ -349,20 +355,23 @@ fn compaction_child(engine: EngineKind, series: usize) -> Result<Json> {
         }
         Ok(store.flush()?)
     };
-    write_hour(0)?;
-    store.compact(SimTime::hours(1))?;
-    write_hour(1)?;
+    let warm_up = warm_up.max(1) as i64;
+    for h in 0..warm_up {
+        write_hour(h)?;
+        store.compact(SimTime::hours(h + 1))?;
+    }
+    write_hour(warm_up)?;
     // The engine at rest: what its memtables held from the writes is on
     // disk, so the rise below is the compaction's own.
     store.settle()?;
     reset_peak_rss();
     let before = rss_bytes();
     let t0 = Instant::now();
-    let report = store.compact(SimTime::hours(2))?;
+    let report = store.compact(SimTime::hours(warm_up + 1))?;
     let secs = t0.elapsed().as_secs_f64();
     let rise = peak_rss_bytes().saturating_sub(before);
     store.settle()?;
-    let samples = (series * 2 * 3600) as f64;
+    let samples = (series * (warm_up as usize + 1) * 3600) as f64;
     Ok(json!({
         "samples_per_s": report.samples_rolled_up as f64 / secs,
         "peak_rss_mb": rise as f64 / 1e6,

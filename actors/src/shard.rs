@@ -309,65 +309,55 @@ impl ShardCore {
         }
     }
 
-    /// Writes idle entities (no input since `now - idle_after`) to the store
-    /// and drops them from memory. Returns how many were passivated.
-    pub fn passivate_idle(
-        &mut self,
-        now: SimTime,
-        idle_after: SimTime,
-    ) -> Result<usize, StoreError> {
-        let Some(store) = self.store.clone() else {
-            return Ok(0);
-        };
-        let cutoff = now - idle_after;
+    /// Records of the resident entities with no input since `cutoff`, for
+    /// the shard to write before [`ShardCore::evict`] drops them. Without a
+    /// store nothing is idle: memory is the only copy.
+    pub fn idle(&mut self, cutoff: SimTime) -> Vec<(Entity, EntityRecord)> {
         let mut idle = Vec::new();
-        for kind in Kind::ALL {
-            by_kind!(
-                kind,
-                self.collect_as(&mut idle, |h| h.common.updated < cutoff)
-            );
+        if self.store.is_some() {
+            for kind in Kind::ALL {
+                by_kind!(
+                    kind,
+                    self.collect_as(&mut idle, |h| h.common.updated < cutoff)
+                );
+            }
         }
-        let records: Vec<EntityRecord> = idle.iter().map(|(_, r)| r.clone()).collect();
-        store.put_states(&records)?;
-        for (e, r) in &idle {
+        idle
+    }
+
+    /// Drops written entities from memory; reads then go to the store.
+    pub fn evict(&mut self, written: &[(Entity, EntityRecord)]) {
+        for (e, r) in written {
             self.world.despawn(*e);
             self.index.remove(&r.id());
             self.order.remove(&r.id());
         }
-        Ok(idle.len())
     }
 
-    /// Writes every changed resident entity to the store.
-    pub fn checkpoint(&mut self) -> Result<usize, StoreError> {
-        let Some(store) = self.store.clone() else {
-            return Ok(0);
-        };
+    /// Records of every changed resident entity.
+    pub fn dirty(&mut self) -> Vec<(Entity, EntityRecord)> {
         let mut dirty = Vec::new();
         for kind in Kind::ALL {
             by_kind!(kind, self.collect_as(&mut dirty, |h| h.common.dirty));
         }
-        store.put_states(dirty.iter().map(|(_, r)| r))?;
-        for (e, _) in &dirty {
-            for kind in Kind::ALL {
-                by_kind!(kind, self.mark_clean_as(*e));
-            }
-        }
-        Ok(dirty.len())
+        dirty
     }
 
-    /// Writes the given resident entities to the store (durable ingests).
-    pub fn save(&mut self, ids: &[EntityId]) -> Result<(), StoreError> {
-        let Some(store) = self.store.clone() else {
-            return Ok(());
-        };
-        let records: Vec<EntityRecord> = ids.iter().filter_map(|id| self.snapshot(*id)).collect();
-        store.put_states(&records)?;
-        for id in ids {
-            if let Some(e) = self.index.get(id).copied() {
-                by_kind!(id.kind(), self.mark_clean_as(e));
-            }
+    /// Records of the given entities that are resident.
+    pub fn records_of(&mut self, ids: &[EntityId]) -> Vec<(Entity, EntityRecord)> {
+        ids.iter()
+            .filter_map(|id| {
+                let e = *self.index.get(id)?;
+                Some((e, self.snapshot(*id)?))
+            })
+            .collect()
+    }
+
+    /// Marks entities as written to the store as they are.
+    pub fn mark_clean(&mut self, written: &[(Entity, EntityRecord)]) {
+        for (e, r) in written {
+            by_kind!(r.id().kind(), self.mark_clean_as(*e));
         }
-        Ok(())
     }
 
     fn mark_clean_as<S: Hostable>(&mut self, e: Entity) {

@@ -17,8 +17,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix::prelude::*;
+use bevy_ecs::entity::Entity;
 use twin_core::state::{Applied, EntityRecord, InputError};
-use twin_core::store::Store;
+use twin_core::store::{Store, StoreError};
 use twin_core::{Command, EntityId, Event, Kind, Observation, SimTime};
 
 use crate::bus::Bus;
@@ -81,6 +82,24 @@ impl ShardActor {
             store,
             history,
         }
+    }
+
+    /// Writes the records `pick` takes under the core's lock to the store,
+    /// with the lock let go (a checkpoint of a large shard writes for tens
+    /// of milliseconds, which every reader of the shard would wait out),
+    /// then marks them clean. Only this actor changes the core, so nothing
+    /// changes them in between. Returns what was written.
+    fn write_states(
+        &self,
+        pick: impl FnOnce(&mut ShardCore) -> Vec<(Entity, EntityRecord)>,
+    ) -> Result<Vec<(Entity, EntityRecord)>, StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(Vec::new());
+        };
+        let taken = pick(&mut lock(&self.core));
+        store.put_states(taken.iter().map(|(_, r)| r))?;
+        lock(&self.core).mark_clean(&taken);
+        Ok(taken)
     }
 
     /// Runs `f` on each input in order, tagging errors and (in lockstep) events
@@ -181,16 +200,13 @@ impl Handler<Ingest> for ShardActor {
             }
         }
         if msg.durable {
-            let mut core = lock(&self.core);
-            let mut touched: Vec<EntityId> = msg
-                .items
-                .iter()
-                .filter(|(_, o)| core.is_resident(o.entity))
-                .map(|(_, o)| o.entity)
-                .collect();
-            touched.sort_unstable();
-            touched.dedup();
-            if let Err(e) = core.save(&touched) {
+            let touched = |core: &mut ShardCore| {
+                let mut ids: Vec<EntityId> = msg.items.iter().map(|(_, o)| o.entity).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                core.records_of(&ids)
+            };
+            if let Err(e) = self.write_states(touched) {
                 reply.store_error = Some(e.to_string());
             }
         }
@@ -270,10 +286,11 @@ impl Handler<Tick> for ShardActor {
             }
         }
         self.finish(&mut reply, msg.lockstep);
-        if let Some(idle) = msg.passivate_after
-            && let Err(e) = lock(&self.core).passivate_idle(msg.now, idle)
-        {
-            reply.store_error = Some(e.to_string());
+        if let Some(idle) = msg.passivate_after {
+            match self.write_states(|core| core.idle(msg.now - idle)) {
+                Ok(written) => lock(&self.core).evict(&written),
+                Err(e) => reply.store_error = Some(e.to_string()),
+            }
         }
         MessageResult(reply)
     }
@@ -301,7 +318,9 @@ impl Handler<Checkpoint> for ShardActor {
     type Result = Result<usize, String>;
 
     fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
-        lock(&self.core).checkpoint().map_err(|e| e.to_string())
+        self.write_states(ShardCore::dirty)
+            .map(|written| written.len())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -597,6 +597,28 @@ async fn health_turns_not_serving_while_store_writes_stall() {
         until(ServingStatus::NotServing).await,
         "health saw the stall"
     );
+    // The held checkpoint writes without its shard's lock: reads of the
+    // entities it is writing still answer.
+    let reader = client(&f, Some(TOKEN)).await;
+    for id in [
+        "zone/hall",
+        "machine/m0",
+        "machine/m1",
+        "sensor/t0",
+        "sensor/t1",
+    ] {
+        let mut reader = reader.clone();
+        let read = reader.get_entity(pb::GetEntityRequest { id: id.into() });
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(2), read).await;
+        assert_eq!(
+            answer
+                .expect("answered during the checkpoint")
+                .unwrap()
+                .into_inner()
+                .id,
+            id
+        );
+    }
     control.release();
     writer.await.unwrap().unwrap();
     assert!(

@@ -24,6 +24,7 @@
 //! is seen ([`Store::write_stall`]).
 
 pub mod engine;
+mod group_commit;
 mod history;
 pub mod keys;
 pub mod rollup;
@@ -146,6 +147,7 @@ struct Inner {
     event_seq: AtomicU64,
     entities: AtomicI64,
     events: AtomicI64,
+    commits: group_commit::GroupCommit,
 }
 
 /// Meta keys of the counters, written at a clean close; `OPEN` is present
@@ -225,6 +227,7 @@ impl Store {
                 event_seq: AtomicU64::new(event_seq),
                 entities: AtomicI64::new(entities as i64),
                 events: AtomicI64::new(events as i64),
+                commits: Default::default(),
             }),
         })
     }
@@ -242,8 +245,9 @@ impl Store {
     }
 
     /// Makes every write so far durable (survives `kill -9` and power loss).
+    /// Concurrent callers share one sync of the engine ([`group_commit`]).
     pub fn flush(&self) -> Result<()> {
-        self.db().flush()
+        self.inner.commits.sync(|| self.db().flush())
     }
 
     /// How long writes have been pending without one completing, if that is

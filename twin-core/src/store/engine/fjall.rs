@@ -35,6 +35,13 @@ const MEMTABLE: u64 = 4 << 20;
 /// nothing drains it (a deadlock, fjall pull request #323). The engine
 /// counts what it writes and rotates a memtable itself instead.
 const NEVER: u64 = 1 << 40;
+/// Sealed memtables a tree other than the WAL may queue for flushing before
+/// its writer waits. Upkeep writes chunks and roll-ups faster than the one
+/// worker flushes them; without this wait the queue (fjall's own limit is 4
+/// per tree) and so the memory grow with the hour being compacted. The WAL
+/// is left to fjall's limit: its writers are the shards, which must not
+/// wait on a flush of their own blocks that are trimmed within minutes.
+const MAX_SEALED: usize = 1;
 /// What one write adds to a memtable beyond its key and value (sequence
 /// number, value type, skip-list node), roughly.
 const ENTRY_OVERHEAD: usize = 32;
@@ -119,7 +126,13 @@ impl FjallEngine {
         let limit = memtable_size(t);
         let n = counter.fetch_add(bytes as u64, Ordering::AcqRel) + bytes as u64;
         if n >= limit && counter.swap(0, Ordering::AcqRel) >= limit {
-            self.tree(t).rotate_memtable()?;
+            let tree = self.tree(t);
+            tree.rotate_memtable()?;
+            if t != Tree::Wal {
+                while tree.sealed_memtable_count() > MAX_SEALED {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
         }
         Ok(())
     }
