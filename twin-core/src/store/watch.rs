@@ -106,4 +106,7 @@ impl Engine for Tracked {
     fn settle(&self) -> Result<()> {
         self.inner.settle()
     }
+    fn catch_up(&self) {
+        self.inner.catch_up()
+    }
 }

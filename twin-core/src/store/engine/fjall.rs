@@ -35,12 +35,11 @@ const MEMTABLE: u64 = 4 << 20;
 /// nothing drains it (a deadlock, fjall pull request #323). The engine
 /// counts what it writes and rotates a memtable itself instead.
 const NEVER: u64 = 1 << 40;
-/// Sealed memtables a tree other than the WAL may queue for flushing before
-/// its writer waits. Upkeep writes chunks and roll-ups faster than the one
-/// worker flushes them; without this wait the queue (fjall's own limit is 4
-/// per tree) and so the memory grow with the hour being compacted. The WAL
-/// is left to fjall's limit: its writers are the shards, which must not
-/// wait on a flush of their own blocks that are trimmed within minutes.
+/// Sealed memtables upkeep lets a tree queue for flushing before it waits
+/// ([`Engine::catch_up`]). Upkeep writes chunks and roll-ups faster than
+/// the one worker flushes them; without the wait the queue (fjall's own
+/// limit is 4 per tree) and so the memory grow with the hour being
+/// compacted. Shards never wait on it.
 const MAX_SEALED: usize = 1;
 /// What one write adds to a memtable beyond its key and value (sequence
 /// number, value type, skip-list node), roughly.
@@ -126,13 +125,7 @@ impl FjallEngine {
         let limit = memtable_size(t);
         let n = counter.fetch_add(bytes as u64, Ordering::AcqRel) + bytes as u64;
         if n >= limit && counter.swap(0, Ordering::AcqRel) >= limit {
-            let tree = self.tree(t);
-            tree.rotate_memtable()?;
-            if t != Tree::Wal {
-                while tree.sealed_memtable_count() > MAX_SEALED {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
+            self.tree(t).rotate_memtable()?;
         }
         Ok(())
     }
@@ -237,6 +230,14 @@ impl Engine for FjallEngine {
 
     fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.disk_space()?)
+    }
+
+    fn catch_up(&self) {
+        for t in [Tree::Chunks, Tree::R5m, Tree::R1h] {
+            while self.tree(t).sealed_memtable_count() > MAX_SEALED {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     /// Flushes every memtable (so the journals can go) and compacts every

@@ -127,4 +127,7 @@ impl Engine for Gate {
     fn settle(&self) -> Result<()> {
         self.inner.settle()
     }
+    fn catch_up(&self) {
+        self.inner.catch_up()
+    }
 }

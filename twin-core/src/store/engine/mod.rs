@@ -189,6 +189,11 @@ pub trait Engine: Send + Sync {
     fn settle(&self) -> Result<()> {
         self.flush()
     }
+    /// Waits while the engine has more written than it has flushed beyond
+    /// a fixed bound. Upkeep calls it between series, so that what it
+    /// writes waits on the engine rather than piling up in memory; the
+    /// write path never does.
+    fn catch_up(&self) {}
 
     fn contains(&self, tree: Tree, key: &[u8]) -> Result<bool> {
         Ok(self.get(tree, key)?.is_some())

@@ -42,9 +42,10 @@ impl SledEngine {
     /// Opens the store at `path`. sled's flusher thread lets go of the
     /// file lock a moment after the previous handle is dropped, so a store
     /// reopened at once (a restart in the same process) waits for it, up to
-    /// two seconds, rather than failing.
+    /// ten seconds (on a loaded host its last flush took over two), rather
+    /// than failing.
     pub fn open(path: &Path) -> Result<SledEngine> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match Self::config().path(path).open() {
                 Err(sled::Error::Io(e))

@@ -202,6 +202,7 @@ impl History {
         }
         s.samples.clear();
         s.parts.clear();
+        self.db.catch_up();
         Ok(())
     }
 }
