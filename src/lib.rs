@@ -28,6 +28,7 @@ pub mod bench_grpc;
 pub mod bench_store;
 pub mod control;
 pub mod drive;
+pub mod eval;
 pub mod fuzz;
 pub mod progress;
 pub mod replay;

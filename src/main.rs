@@ -67,6 +67,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Measure performance and print the figures.
     Bench(cmd::bench::Args),
+    /// Run the twin's models on a benchmark's data and score them.
+    Eval(twin::eval::Args),
     /// Send hostile input to every API method and file reader, and check
     /// that nothing panics and the server keeps answering.
     Fuzz(twin::fuzz::Args),
@@ -90,6 +92,7 @@ fn main() -> std::process::ExitCode {
         Command::Replay(a) => cmd::replay::main(a),
         Command::Inspect(a) => cmd::inspect::main(a),
         Command::Bench(a) => cmd::bench::main(a),
+        Command::Eval(a) => twin::eval::main(a),
         Command::Fuzz(a) => twin::fuzz::main(a),
     };
     match result {

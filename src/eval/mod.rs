@@ -1,0 +1,28 @@
+//! `twin eval`: the twin's models run on a benchmark's data, one fresh
+//! model per series exactly as the twin runs it, and scored as the
+//! benchmark defines it (`twin-eval`).
+
+pub mod nab;
+
+use clap::{Args as ClapArgs, Subcommand};
+
+/// Errors of an evaluation: a message for the user.
+pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// The anomaly detector on a NAB-layout folder (`category/file.csv`).
+    Nab(nab::Args),
+}
+
+pub fn main(args: Args) -> Result<()> {
+    match args.what {
+        What::Nab(a) => nab::main(a),
+    }
+}
