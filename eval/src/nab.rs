@@ -127,13 +127,14 @@ pub struct Series {
     pub scores: Vec<f64>,
 }
 
-/// Reads the `timestamp` column and the numeric column `column` of a NAB
-/// CSV (a data file: `value`; a results file: `anomaly_score`).
+/// Reads the `timestamp` column (as written) and the numeric column
+/// `column` of a NAB CSV (a data file: `value`; a results file:
+/// `anomaly_score`). `what` names the file in errors.
 pub fn read_columns(
     what: &str,
     csv: impl std::io::Read,
     column: &str,
-) -> Result<(Vec<i64>, Vec<f64>)> {
+) -> Result<(Vec<String>, Vec<f64>)> {
     let mut r = csv::Reader::from_reader(csv);
     let headers = r.headers().map_err(|e| bad(what, e))?.clone();
     let find = |name: &str| {
@@ -143,18 +144,26 @@ pub fn read_columns(
             .ok_or_else(|| bad(what, format!("no `{name}` column")))
     };
     let (t, v) = (find("timestamp")?, find(column)?);
-    let (mut times, mut values) = (Vec::new(), Vec::new());
+    let (mut stamps, mut values) = (Vec::new(), Vec::new());
     for (n, rec) in r.records().enumerate() {
         let rec = rec.map_err(|e| bad(what, e))?;
-        let at = |i: usize| rec.get(i).unwrap_or_default();
-        times.push(parse_time(at(t)).map_err(|e| bad(format!("{what}, row {}", n + 2), e))?);
+        let at = |i: usize| rec.get(i).unwrap_or_default().trim();
         let x: f64 = at(v)
-            .trim()
             .parse()
-            .map_err(|e| bad(format!("{what}, row {}, `{column}`", n + 2), e))?;
+            .map_err(|e| bad(format!("{what}, row {}, {column} `{}`", n + 2, at(v)), e))?;
+        stamps.push(at(t).to_string());
         values.push(x);
     }
-    Ok((times, values))
+    Ok((stamps, values))
+}
+
+/// The times of `stamps` in milliseconds; `what` names the file in errors.
+pub fn parse_times(what: &str, stamps: &[String]) -> Result<Vec<i64>> {
+    stamps
+        .iter()
+        .enumerate()
+        .map(|(n, s)| parse_time(s).map_err(|e| bad(format!("{what}, row {}", n + 2), e)))
+        .collect()
 }
 
 /// A row of a file past its probation, as the threshold sweep sees it.
@@ -175,8 +184,6 @@ pub struct Scored {
     /// Windows holding at least one scored row (a window wholly inside the
     /// probation is not scored).
     windows: u32,
-    /// The weight of every row, probation included (NAB's `S(t)` column).
-    pub weights: Vec<f64>,
 }
 
 /// The sigmoid NAB weighs positions with: 1 − 2/(1+e⁵)… at the left edge
@@ -190,9 +197,10 @@ fn scaled_sigmoid(position: f64) -> f64 {
     }
 }
 
-/// Rows scored in a file of `n`: all but the first 15 %, at most 750.
-fn probation(n: usize) -> f64 {
-    (0.15 * n as f64).floor().min(0.15 * 5000.0)
+/// The probation of a file of `n` rows: its first 15 %, at most 750 rows,
+/// not scored (and given to detectors as their time to learn).
+pub fn probation(n: usize) -> usize {
+    ((0.15 * n as f64).floor() as usize).min(750)
 }
 
 impl Scored {
@@ -216,7 +224,7 @@ impl Scored {
             .collect::<Result<_>>()?;
         let max_tp = scaled_sigmoid(-1.0);
         let first = probation(s.times.len());
-        let (mut rows, mut weights) = (Vec::new(), Vec::with_capacity(s.times.len()));
+        let mut rows = Vec::new();
         let mut scored_windows = std::collections::BTreeSet::new();
         // The window the row is in, or the last one it is past.
         let mut next = 0;
@@ -241,8 +249,7 @@ impl Scored {
                     (scaled_sigmoid(position) * p.fp, None)
                 }
             };
-            weights.push(weight);
-            if i as f64 >= first {
+            if i >= first {
                 if let Some(w) = window {
                     scored_windows.insert(w);
                 }
@@ -256,7 +263,6 @@ impl Scored {
         Ok(Scored {
             rows,
             windows: scored_windows.len() as u32,
-            weights,
         })
     }
 }

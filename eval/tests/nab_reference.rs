@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use twin_eval::nab::{Labels, Profile, Scored, Series, read_columns, score_at};
+use twin_eval::nab::{Labels, Profile, Scored, Series, parse_times, read_columns, score_at};
 
 fn nab_dir() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -44,7 +44,7 @@ fn per_file_scores_equal_nab_reference_for_both_detectors() {
                 if !results.exists() {
                     continue;
                 }
-                let (times, scores) = read_columns(
+                let (stamps, scores) = read_columns(
                     file,
                     std::fs::File::open(&results).unwrap(),
                     "anomaly_score",
@@ -52,7 +52,7 @@ fn per_file_scores_equal_nab_reference_for_both_detectors() {
                 .unwrap();
                 let s = Series {
                     file: file.into(),
-                    times,
+                    times: parse_times(file, &stamps).unwrap(),
                     scores,
                 };
                 let scored = Scored::new(&s, labels.of(file).unwrap(), p).unwrap();

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
-use twin_eval::nab::{Labels, Profile, Series, evaluate, parse_time};
+use twin_eval::nab::{Labels, Profile, Series, evaluate, parse_times, probation, read_columns};
 use twin_infer::anomaly::{Config, Detector};
 
 use super::Result;
@@ -29,12 +29,12 @@ pub struct Args {
     /// NAB's `profiles.json` (default: NAB's three profiles).
     #[arg(long)]
     profiles: Option<PathBuf>,
-    /// The detector's vigilance (default: the twin's).
+    /// The detector's vigilance, in [0.5, 1] (default: the twin's).
     #[arg(long)]
     vigilance: Option<f64>,
     /// The detector's window in downsampled steps (default: the twin's).
-    #[arg(long)]
-    window: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    window: Option<u16>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -48,22 +48,26 @@ const PROFILES: &str = r#"{
 }"#;
 
 pub fn main(a: Args) -> Result<()> {
+    if let Some(v) = a.vigilance
+        && !(0.5..=1.0).contains(&v)
+    {
+        return Err(format!("--vigilance {v}: must be in [0.5, 1]").into());
+    }
     let files = series_files(&a.data)?;
     if files.is_empty() {
         return Err(format!("{}: no `category/file.csv` series", a.data.display()).into());
     }
     let mut corpus = Vec::new();
     for rel in &files {
-        let (stamps, values) = read_series(&a.data.join(rel))?;
+        let path = a.data.join(rel);
+        let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (stamps, values) = read_columns(&path.display().to_string(), file, "value")?;
         let scores = detect(&values, |c| {
             c.vigilance = a.vigilance.unwrap_or(c.vigilance);
-            c.window = a.window.unwrap_or(c.window);
+            c.window = a.window.map_or(c.window, usize::from);
         });
         write_results(&a.out, rel, &stamps, &values, &scores)?;
-        let times = stamps
-            .iter()
-            .map(|s| parse_time(s))
-            .collect::<std::result::Result<_, _>>()?;
+        let times = parse_times(rel, &stamps)?;
         corpus.push(Series {
             file: rel.clone(),
             times,
@@ -96,8 +100,7 @@ pub fn main(a: Args) -> Result<()> {
 /// The anomaly score of each value, from a fresh detector with the twin's
 /// settings as `tune` leaves them.
 pub fn detect(values: &[f64], tune: impl FnOnce(&mut Config)) -> Vec<f64> {
-    let probation = ((0.15 * values.len() as f64).floor() as usize).min(750);
-    let mut cfg = Config::for_probation(probation);
+    let mut cfg = Config::for_probation(probation(values.len()));
     tune(&mut cfg);
     let mut d = Detector::new(cfg);
     values.iter().map(|v| d.update(*v)).collect()
@@ -127,31 +130,6 @@ fn series_files(dir: &Path) -> Result<Vec<String>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// The `timestamp` strings and `value`s of a series file.
-fn read_series(path: &Path) -> Result<(Vec<String>, Vec<f64>)> {
-    let what = path.display().to_string();
-    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{what}: {e}"))?;
-    let headers = r.headers().map_err(|e| format!("{what}: {e}"))?.clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .ok_or_else(|| format!("{what}: no `{name}` column"))
-    };
-    let (t, v) = (col("timestamp")?, col("value")?);
-    let (mut stamps, mut values) = (Vec::new(), Vec::new());
-    for (n, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| format!("{what}: {e}"))?;
-        let field = |i: usize| rec.get(i).unwrap_or_default().trim();
-        let x: f64 = field(v)
-            .parse()
-            .map_err(|e| format!("{what}, row {}: value `{}`: {e}", n + 2, field(v)))?;
-        stamps.push(field(t).to_string());
-        values.push(x);
-    }
-    Ok((stamps, values))
 }
 
 /// Writes `OUT/twin/<category>/twin_<file>.csv` as NAB's runner does.

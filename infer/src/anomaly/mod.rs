@@ -80,7 +80,14 @@ pub struct Detector {
 }
 
 impl Detector {
-    pub fn new(cfg: Config) -> Detector {
+    /// A detector with `cfg` held to workable bounds: a probation of 1 to
+    /// [`Config::MAX_PROBATION`] values, a window of 1 to 64 steps, a
+    /// vigilance in [0.5, 1] and at least one category.
+    pub fn new(mut cfg: Config) -> Detector {
+        cfg.probation = cfg.probation.clamp(1, Config::MAX_PROBATION);
+        cfg.window = cfg.window.clamp(1, 64);
+        cfg.vigilance = cfg.vigilance.clamp(0.5, 1.0);
+        cfg.max_categories = cfg.max_categories.max(1);
         let art = FuzzyArt::new(2 * cfg.window, cfg.vigilance, cfg.max_categories);
         Detector {
             early: Vec::with_capacity(cfg.probation),

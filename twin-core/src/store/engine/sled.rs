@@ -48,8 +48,10 @@ impl SledEngine {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             match Self::config().path(path).open() {
+                // sled reports the lock as an `Other` I/O error with this
+                // text (sled 0.34, config.rs), not as `WouldBlock`.
                 Err(sled::Error::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock
+                    if e.to_string().starts_with("could not acquire lock")
                         && std::time::Instant::now() < deadline =>
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
