@@ -34,6 +34,7 @@ pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod store_args;
+pub mod train;
 
 pub use twin_core::{Event, EventType, SimTime};
 pub use twin_scenarios::{GroundTruth, Scenario, SimWorld};

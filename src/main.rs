@@ -69,6 +69,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Run the twin's models on a benchmark's data and score them.
     Eval(twin::eval::Args),
+    /// Train a model offline and write the file the twin loads.
+    Train(twin::train::Args),
     /// Send hostile input to every API method and file reader, and check
     /// that nothing panics and the server keeps answering.
     Fuzz(twin::fuzz::Args),
@@ -93,6 +95,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(a) => cmd::inspect::main(a),
         Command::Bench(a) => cmd::bench::main(a),
         Command::Eval(a) => twin::eval::main(a),
+        Command::Train(a) => twin::train::main(a),
         Command::Fuzz(a) => twin::fuzz::main(a),
     };
     match result {

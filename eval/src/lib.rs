@@ -3,4 +3,5 @@
 //! It reads results and labels; it never runs a model (the `twin eval`
 //! commands run the twin's own models and hand their outputs here).
 
+pub mod cmapss;
 pub mod nab;

@@ -4,3 +4,5 @@
 //! and replay reproduces every output.
 
 pub mod anomaly;
+pub mod rul;
+pub mod track;

@@ -2,6 +2,7 @@
 //! model per series exactly as the twin runs it, and scored as the
 //! benchmark defines it (`twin-eval`).
 
+pub mod cmapss;
 pub mod nab;
 
 use clap::{Args as ClapArgs, Subcommand};
@@ -19,10 +20,13 @@ pub struct Args {
 enum What {
     /// The anomaly detector on a NAB-layout folder (`category/file.csv`).
     Nab(nab::Args),
+    /// The RUL model on NASA's C-MAPSS turbofan benchmark.
+    Cmapss(cmapss::Args),
 }
 
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::Nab(a) => nab::main(a),
+        What::Cmapss(a) => cmapss::main(a),
     }
 }
