@@ -4,5 +4,6 @@
 //! and replay reproduces every output.
 
 pub mod anomaly;
+pub mod models;
 pub mod rul;
 pub mod track;

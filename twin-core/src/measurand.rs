@@ -124,6 +124,7 @@ measurands! {
     Yield => "yield", "t/ha", Number, 0.0, 100.0, NO, false;
     Treatment => "treatment", "", Flag, 0.0, 1.0, NO, true;
     Destination => "destination", "deg", Point, -INF, INF, NO, true;
+    AnomalyScore => "anomaly_score", "", Number, 0.0, 1.0, NO, false;
 }
 
 impl fmt::Display for Measurand {

@@ -14,7 +14,7 @@ const ALPHA: f64 = 1e-3;
 /// cover what it has matched).
 const BETA: f64 = 1.0;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FuzzyArt {
     size: usize,
     vigilance: f64,

@@ -25,7 +25,7 @@ pub mod art;
 use art::FuzzyArt;
 
 /// A detector's settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     /// Values to learn from before scoring.
     pub probation: usize,
@@ -59,7 +59,7 @@ impl Config {
 const MARGIN: f64 = 0.25;
 
 /// One series' detector.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Detector {
     cfg: Config,
     seen: usize,

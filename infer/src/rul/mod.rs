@@ -78,7 +78,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            window: 30,
+            window: 80,
             cap: 125.0,
             horizon: 150.0,
             folds: 5,
