@@ -139,7 +139,7 @@ fn follow(model: &Model, engine: &Trajectory, upto: usize) -> Result<Prediction>
         .ok_or_else(|| format!("unit {} has no cycle", engine.unit))?;
     Ok(Prediction {
         truth: f64::NAN,
-        rul: e.rul,
+        rul: e.value,
         low: e.low,
         high: e.high,
     })

@@ -141,6 +141,22 @@ impl Regimes {
         }
     }
 
+    /// Checks that the parts agree, as a model file read from disk may not.
+    pub fn check(&self) -> Result<(), String> {
+        let rows = self.keys.len() + 1;
+        let aligned =
+            |v: &[Vec<f64>]| v.len() == rows && v.iter().all(|r| r.len() == self.kept.len());
+        if self.cuts.len() != self.settings
+            || self.keys.iter().any(|k| k.len() != self.settings)
+            || !aligned(&self.mean)
+            || !aligned(&self.std)
+            || self.kept.iter().any(|&k| k >= self.sensors)
+        {
+            return Err("regimes and sensor scaling do not agree".into());
+        }
+        Ok(())
+    }
+
     /// How many regimes training found.
     pub fn count(&self) -> usize {
         self.keys.len()

@@ -21,6 +21,8 @@ use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 use serde::{Deserialize, Serialize};
 
 pub use features::{Regimes, Window};
+/// A point estimate of remaining life and its 90 % interval, in cycles.
+pub use twin_core::value::Estimate;
 
 /// The format this module writes; a model file of another is refused.
 const FORMAT: u32 = 1;
@@ -90,14 +92,6 @@ impl Default for Config {
             seed: 1,
         }
     }
-}
-
-/// A point estimate of remaining life and its 90 % interval, in cycles.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Estimate {
-    pub rul: f64,
-    pub low: f64,
-    pub high: f64,
 }
 
 /// Interval offsets per band of predicted life.
@@ -201,18 +195,18 @@ impl Examples {
     fn len(&self) -> usize {
         self.truth.len()
     }
+}
 
-    /// Column-major copy, as the booster takes it.
-    fn columns(&self) -> Vec<f64> {
-        let n = self.len();
-        let mut out = vec![0.0; self.rows.len()];
-        for (i, row) in self.rows.chunks(self.width).enumerate() {
-            for (j, &x) in row.iter().enumerate() {
-                out[j * n + i] = x;
-            }
+/// Column-major copy of `n` row-major rows, as the booster takes them.
+fn columns(rows: &[f64], n: usize) -> Vec<f64> {
+    let width = rows.len() / n.max(1);
+    let mut out = vec![0.0; rows.len()];
+    for (i, row) in rows.chunks(width.max(1)).enumerate() {
+        for (j, &x) in row.iter().enumerate() {
+            out[j * n + i] = x;
         }
-        out
     }
+    out
 }
 
 fn check(histories: &[Trajectory]) -> Result<(usize, usize), Error> {
@@ -248,7 +242,7 @@ fn check(histories: &[Trajectory]) -> Result<(usize, usize), Error> {
 }
 
 fn boosters(examples: &Examples, config: &Config) -> Result<Vec<GradientBooster>, Error> {
-    let cols = examples.columns();
+    let cols = columns(&examples.rows, examples.len());
     let matrix = Matrix::new(&cols, examples.len(), examples.width);
     let target: Vec<f64> = examples.truth.iter().map(|t| t.min(config.cap)).collect();
     (0..config.ensemble.max(1))
@@ -271,14 +265,11 @@ fn boosters(examples: &Examples, config: &Config) -> Result<Vec<GradientBooster>
 }
 
 fn mean_prediction(trees: &[GradientBooster], rows: &[f64], n: usize, cap: f64) -> Vec<f64> {
-    let width = rows.len() / n.max(1);
-    let mut cols = vec![0.0; rows.len()];
-    for (i, row) in rows.chunks(width).enumerate() {
-        for (j, &x) in row.iter().enumerate() {
-            cols[j * n + i] = x;
-        }
+    if n == 0 {
+        return Vec::new();
     }
-    let matrix = Matrix::new(&cols, n, width);
+    let cols = columns(rows, n);
+    let matrix = Matrix::new(&cols, n, rows.len() / n);
     let mut sum = vec![0.0; n];
     for t in trees {
         for (s, p) in sum.iter_mut().zip(t.predict(&matrix, false)) {
@@ -390,7 +381,7 @@ impl Model {
         for (&i, p) in live.iter().zip(p) {
             let [lo, hi] = self.calibration.band(p);
             out[i] = Some(Estimate {
-                rul: p,
+                value: p,
                 low: (p + lo).max(0.0),
                 high: (p + hi).max(p),
             });
@@ -413,6 +404,10 @@ impl Model {
         if m.trees.is_empty() {
             return Err(Error::File("no trees".into()));
         }
+        if m.calibration.offsets.is_empty() {
+            return Err(Error::File("no interval calibration".into()));
+        }
+        m.regimes.check().map_err(Error::File)?;
         Ok(m)
     }
 }

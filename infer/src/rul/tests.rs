@@ -61,7 +61,7 @@ fn predicts_held_out_machines_within_bounds_and_covers_the_truth() {
             let truth = (life - i - 1) as f64;
             if i + 1 >= 30 && truth <= 100.0 && i % 10 == 0 {
                 let e = model.estimate(&state).unwrap();
-                sq += (e.rul - truth).powi(2);
+                sq += (e.value - truth).powi(2);
                 covered += (e.low <= truth && truth <= e.high) as usize;
                 n += 1;
             }
@@ -89,6 +89,15 @@ fn a_model_survives_its_file_and_refuses_a_wrong_row() {
     assert_eq!(model.estimate(&a), again.estimate(&b));
     let e = model.observe(&mut a, &[1.0], &[1.0]).unwrap_err();
     assert!(e.to_string().contains("the model takes 2 and 4"), "{e}");
+    assert_eq!(
+        model.estimate(&model.follow()),
+        None,
+        "nothing seen, no estimate"
+    );
+    let mut broken: serde_json::Value = serde_json::from_str(&model.to_json()).unwrap();
+    broken["regimes"]["kept"] = serde_json::json!([99]);
+    let e = Model::from_json(&broken.to_string()).err().unwrap();
+    assert!(e.to_string().contains("do not agree"), "{e}");
     let e = Model::from_json("{\"format\": 9}").err().unwrap();
     assert!(e.to_string().starts_with("model file"), "{e}");
 }
