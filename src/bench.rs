@@ -47,7 +47,11 @@ pub async fn record(
     workers: usize,
     hash_every: u64,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = Runtime::start(lockstep_config(workers), None)?;
+    let config = RuntimeConfig {
+        models: scenario.models()?,
+        ..lockstep_config(workers)
+    };
+    let runtime = Runtime::start(config, None)?;
     let world = SimWorld::new(scenario)?;
     let stride = world.tick().max(TICK_EVERY);
     let recorder = Recorder::create(path, hash_every)?;
@@ -82,16 +86,14 @@ pub async fn replay_rate(
     let recording_bytes = std::fs::metadata(&path)?.len();
     let mut figures = Vec::new();
     for _ in 0..runs.max(1) {
-        let runtime = Runtime::start(lockstep_config(workers), None)?;
         let t = Instant::now();
         let ReplayReport {
             inputs,
             events,
             hashes_checked,
             ..
-        } = replay(&path, &runtime, None, |_, _| {}).await?;
+        } = replay(&path, lockstep_config(workers), None, |_, _| {}).await?;
         let seconds = t.elapsed().as_secs_f64();
-        runtime.shutdown().await?;
         figures.push(ReplayFigures {
             entities,
             inputs,

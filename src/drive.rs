@@ -133,6 +133,17 @@ impl<'r> Driver<'r> {
                 start: origin,
                 hash_every: r.hash_every,
             }))?;
+            if !spec.inference.is_empty() {
+                let files = world
+                    .scenario()
+                    .model_files()
+                    .map_err(|e| RecordingError::Io(std::io::Error::other(e.to_string())))?;
+                r.writer.write(&Block::Inference {
+                    entries: serde_json::to_string(&spec.inference)
+                        .expect("inference entries serialise"),
+                    files,
+                })?;
+            }
             r.writer.write(&Block::Create {
                 at: origin,
                 records: records.clone(),

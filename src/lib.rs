@@ -90,6 +90,7 @@ impl RunScenario for Scenario {
             let runtime = Runtime::start(
                 RuntimeConfig {
                     bus_capacity: 1 << 16,
+                    models: self.models()?,
                     ..bench::lockstep_config(workers)
                 },
                 None,

@@ -6,9 +6,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use twin_actors::{Runtime, RuntimeError};
+use twin_actors::{Runtime, RuntimeConfig, RuntimeError};
 use twin_core::SimTime;
 use twin_core::recording::{Block, Divergence, Reader, RecordingError};
+use twin_infer::models::Models;
 
 use crate::drive::state_hash;
 
@@ -28,6 +29,8 @@ pub enum ReplayError {
     Truncated(u64),
     #[error("the recording does not start with a header block")]
     NoHeader,
+    #[error("the recording's inference models: {0}")]
+    Models(String),
 }
 
 /// What a replay did.
@@ -40,16 +43,48 @@ pub struct ReplayReport {
     /// Events the runtime produced.
     pub events: u64,
     pub hashes_checked: u64,
+    /// The inference models hosted, name/version.
+    pub models: Vec<String>,
     /// Wall time spent applying inputs, excluding reading the file.
     pub elapsed: Duration,
 }
 
-/// Replays `path` into `runtime` (fresh, lockstep). `speed`, when given,
+/// Replays `path` into a fresh runtime started with `config` (lockstep)
+/// and the inference models the recording names. `speed`, when given,
 /// paces simulated time at that many simulated seconds per wall second;
 /// `progress` is called after each step with its simulated time.
 pub async fn replay(
     path: &Path,
-    runtime: &Runtime,
+    config: RuntimeConfig,
+    speed: Option<f64>,
+    progress: impl FnMut(u64, SimTime),
+) -> Result<ReplayReport, ReplayError> {
+    let mut runtime = None;
+    let report = replay_into(path, config, &mut runtime, speed, progress).await;
+    if let Some(r) = runtime {
+        r.shutdown().await?;
+    }
+    report
+}
+
+/// The models a recording's [`Block::Inference`] names.
+fn recorded_models(entries: &str, files: &[(String, String)]) -> Result<Models, ReplayError> {
+    let specs: Vec<twin_infer::models::Spec> =
+        serde_json::from_str(entries).map_err(|e| ReplayError::Models(e.to_string()))?;
+    let read = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| text.clone())
+            .ok_or_else(|| format!("{name:?} is not in the recording"))
+    };
+    Models::build(&specs, &read).map_err(|e| ReplayError::Models(e.to_string()))
+}
+
+async fn replay_into(
+    path: &Path,
+    mut config: RuntimeConfig,
+    slot: &mut Option<Runtime>,
     speed: Option<f64>,
     mut progress: impl FnMut(u64, SimTime),
 ) -> Result<ReplayReport, ReplayError> {
@@ -93,11 +128,39 @@ pub async fn replay(
             break Err(ReplayError::NoHeader);
         }
         let t = Instant::now();
-        match block {
-            Block::Header(h) => {
-                report.scenario = h.scenario;
-                start_sim = Some(h.start);
+        if let Block::Inference { entries, files } = &block {
+            if slot.is_some() {
+                break Err(ReplayError::Models(
+                    "they are named after the inputs began".into(),
+                ));
             }
+            match recorded_models(entries, files) {
+                Ok(models) => {
+                    report.models = models
+                        .iter()
+                        .map(|(_, m)| m.provenance().to_string())
+                        .collect();
+                    config.models = models;
+                }
+                Err(e) => break Err(e),
+            }
+            continue;
+        }
+        if let Block::Header(h) = &block {
+            report.scenario.clone_from(&h.scenario);
+            start_sim = Some(h.start);
+            continue;
+        }
+        // The runtime starts at the first input, once the models are known.
+        let runtime = match slot {
+            Some(r) => &*r,
+            None => match Runtime::start(config.clone(), None) {
+                Ok(r) => slot.insert(r),
+                Err(e) => break Err(e.into()),
+            },
+        };
+        match block {
+            Block::Header(_) | Block::Inference { .. } => unreachable!("handled above"),
             Block::Create { at, records } => {
                 runtime.create(records, at).await?;
             }
@@ -142,7 +205,7 @@ pub async fn replay(
     drop(rx);
     let _ = feeder.join();
     result?;
-    report.events = runtime.event_log_hash().0;
+    report.events = slot.as_ref().map_or(0, |r| r.event_log_hash().0);
     report.elapsed = busy;
     Ok(report)
 }

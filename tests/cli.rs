@@ -173,6 +173,21 @@ fn replay_reproduces_every_hash_with_one_and_two_workers() {
 }
 
 #[test]
+fn replay_with_inference_reproduces_every_hash_with_one_and_two_workers() {
+    // The factory scores every sensor series; its 1 Hz series leave their
+    // hour of probation halfway through.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(dir.path(), "factory", "2h");
+    for workers in ["1", "2"] {
+        let o = twin(&["replay", rec.to_str().unwrap(), "--workers", workers]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("replayed factory with anomaly/"), "{out}");
+        assert!(out.contains("12 state hashes reproduced"), "{out}");
+    }
+}
+
+#[test]
 fn a_damaged_recording_is_refused_at_its_offset() {
     let dir = tempfile::tempdir().unwrap();
     let rec = record(dir.path(), "factory", "10m");

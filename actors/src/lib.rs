@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod bus;
 pub mod grpc;
+pub mod inference;
 pub mod listing;
 pub mod runtime;
 pub mod shard;

@@ -19,6 +19,7 @@ use futures::future::join_all;
 use twin_core::state::{EntityRecord, InputError};
 use twin_core::store::Store;
 use twin_core::{Command, EntityId, Event, EventLogHash, Kind, Observation, SimTime};
+use twin_infer::models::Models;
 
 use crate::bus::Bus;
 use crate::shard::{ShardCore, UnknownPolicy};
@@ -41,6 +42,8 @@ pub struct RuntimeConfig {
     /// Batches the bus holds for a slow subscriber before it lags.
     pub bus_capacity: usize,
     pub lockstep: bool,
+    /// Inference models hosted beside the entities they follow.
+    pub models: Models,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +56,7 @@ impl Default for RuntimeConfig {
             history: true,
             bus_capacity: 1024,
             lockstep: false,
+            models: Models::default(),
         }
     }
 }
@@ -109,7 +113,10 @@ impl Runtime {
         let history = config.history;
         let b = bus.clone();
         let cores: Vec<SharedCore> = (0..workers)
-            .map(|_| Arc::new(Mutex::new(ShardCore::new(store.clone(), policy))))
+            .map(|_| {
+                let core = ShardCore::new(store.clone(), policy).with_models(config.models.clone());
+                Arc::new(Mutex::new(core))
+            })
             .collect();
         let shared = cores.clone();
         let thread = std::thread::Builder::new()

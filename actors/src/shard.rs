@@ -20,6 +20,9 @@ use twin_core::store::{Store, StoreError};
 use twin_core::{
     Command, EntityChains, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime,
 };
+use twin_infer::models::Models;
+
+use crate::inference::{Followers, Host};
 
 /// What to do with an observation for an entity nobody created.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,7 +44,9 @@ pub struct Hosted<S: KindBehaviour> {
     pub state: S,
 }
 
-type HostedQuery<S> = QueryState<&'static mut Hosted<S>>;
+/// An entity's state with its models' followers, when some model may
+/// follow it.
+type HostedQuery<S> = QueryState<(&'static mut Hosted<S>, Option<&'static mut Followers>)>;
 
 /// One cached query per kind: looking an entity up through a cached query
 /// skips the per-call component lookup that `World::get_mut` does.
@@ -100,9 +105,13 @@ pub struct ShardCore {
     order: std::collections::BTreeSet<EntityId>,
     store: Option<Store>,
     policy: UnknownPolicy,
+    /// The inference models, when any are configured.
+    host: Option<Host>,
     /// Outputs of the inputs handled since the caller last drained them.
     pub events: Vec<Event>,
     pub commands: Vec<Command>,
+    /// Readings the models derived, for the history.
+    pub derived: Vec<Observation>,
     /// Lockstep: the event-log chain of each entity of this shard.
     pub chains: EntityChains,
 }
@@ -124,10 +133,19 @@ impl ShardCore {
             order: Default::default(),
             store,
             policy,
+            host: None,
             events: Vec::new(),
             commands: Vec::new(),
+            derived: Vec::new(),
             chains: EntityChains::default(),
         }
+    }
+
+    /// Hosts `models` beside the entities they may follow (entities resident
+    /// before this call are not followed until their next activation).
+    pub fn with_models(mut self, models: Models) -> ShardCore {
+        self.host = Host::new(models);
+        self
     }
 
     /// Entities resident in memory.
@@ -172,6 +190,10 @@ impl ShardCore {
     fn spawn(&mut self, record: EntityRecord, now: SimTime, dirty: bool) -> Entity {
         let id = record.id();
         let common = record.common;
+        let followers = self
+            .host
+            .as_ref()
+            .and_then(|h| h.followers(&common, &record.inferred));
         let e = match record.state {
             KindState::Parcel(s) => self.spawn_as(common, s, now, dirty),
             KindState::Machine(s) => self.spawn_as(common, s, now, dirty),
@@ -179,6 +201,9 @@ impl ShardCore {
             KindState::Vehicle(s) => self.spawn_as(common, s, now, dirty),
             KindState::Zone(s) => self.spawn_as(common, s, now, dirty),
         };
+        if let Some(f) = followers {
+            self.world.entity_mut(e).insert(f);
+        }
         self.index.insert(id, e);
         self.order.insert(id);
         e
@@ -194,12 +219,6 @@ impl ShardCore {
         common.updated = common.updated.max(now);
         common.dirty = dirty;
         self.world.spawn(Hosted { common, state }).id()
-    }
-
-    fn hosted<S: Hostable>(&mut self, e: Entity) -> Mut<'_, Hosted<S>> {
-        S::query(&mut self.queries)
-            .get_mut(&mut self.world, e)
-            .expect("an indexed entity has its kind's component")
     }
 
     /// Finds the entity for `id`, activating it from the store or creating it
@@ -220,6 +239,7 @@ impl ShardCore {
                     name: local_name(id),
                     common: Common::new(id, ""),
                     state: KindState::default_for(id.kind()),
+                    inferred: Default::default(),
                 };
                 self.events.push(Event {
                     time: now,
@@ -264,7 +284,7 @@ impl ShardCore {
             Input::Observe(o) => (o.entity, o.time),
             Input::Command(c) => (c.entity, c.time),
         };
-        let mut h = S::query(&mut self.queries)
+        let (mut h, followers) = S::query(&mut self.queries)
             .get_mut(&mut self.world, e)
             .expect("an indexed entity has its kind's component");
         let h = &mut *h;
@@ -275,6 +295,18 @@ impl ShardCore {
                 state::command(&mut h.state, &mut h.common, c, &mut ctx).map(|()| Applied::Current)
             }
         };
+        if let (Ok(Applied::Current), Input::Observe(o), Some(host), Some(mut f)) =
+            (&result, input, &mut self.host, followers)
+        {
+            host.follow(
+                &mut f,
+                &mut h.state,
+                &mut h.common,
+                o,
+                &mut ctx,
+                &mut self.derived,
+            );
+        }
         // A refused input changes nothing: not the time of the last
         // update (which passivation and staleness read), not what is saved.
         if result.is_ok() {
@@ -298,7 +330,7 @@ impl ShardCore {
     }
 
     fn tick_as<S: Hostable>(&mut self, now: SimTime) {
-        for mut h in S::query(&mut self.queries).iter_mut(&mut self.world) {
+        for (mut h, _) in S::query(&mut self.queries).iter_mut(&mut self.world) {
             let h = &mut *h;
             let before = self.events.len();
             let mut ctx = state::Ctx::new(h.common.id, now, &mut self.events, &mut self.commands);
@@ -318,7 +350,7 @@ impl ShardCore {
             for kind in Kind::ALL {
                 by_kind!(
                     kind,
-                    self.collect_as(&mut idle, |h| h.common.updated < cutoff)
+                    self.collect_as(&mut idle, true, |h| h.common.updated < cutoff)
                 );
             }
         }
@@ -338,17 +370,18 @@ impl ShardCore {
     pub fn dirty(&mut self) -> Vec<(Entity, EntityRecord)> {
         let mut dirty = Vec::new();
         for kind in Kind::ALL {
-            by_kind!(kind, self.collect_as(&mut dirty, |h| h.common.dirty));
+            by_kind!(kind, self.collect_as(&mut dirty, true, |h| h.common.dirty));
         }
         dirty
     }
 
-    /// Records of the given entities that are resident.
+    /// Records of the given entities that are resident, as the store keeps
+    /// them (with their models' states).
     pub fn records_of(&mut self, ids: &[EntityId]) -> Vec<(Entity, EntityRecord)> {
         ids.iter()
             .filter_map(|id| {
                 let e = *self.index.get(id)?;
-                Some((e, self.snapshot(*id)?))
+                Some((e, by_kind!(id.kind(), self.snapshot_as(e, true))?))
             })
             .collect()
     }
@@ -361,32 +394,41 @@ impl ShardCore {
     }
 
     fn mark_clean_as<S: Hostable>(&mut self, e: Entity) {
-        if let Ok(mut h) = S::query(&mut self.queries).get_mut(&mut self.world, e) {
+        if let Ok((mut h, _)) = S::query(&mut self.queries).get_mut(&mut self.world, e) {
             h.common.dirty = false;
         }
     }
 
+    /// Records of the entities `pick` takes; with `states`, as the store
+    /// keeps them.
     fn collect_as<S: Hostable>(
         &mut self,
         out: &mut Vec<(Entity, EntityRecord)>,
+        states: bool,
         pick: impl Fn(&Hosted<S>) -> bool,
     ) {
-        let mut q = self.world.query::<(Entity, &Hosted<S>)>();
+        let host = self.host.as_ref();
+        let mut q = self
+            .world
+            .query::<(Entity, &Hosted<S>, Option<&Followers>)>();
         out.extend(
             q.iter(&self.world)
-                .filter(|(_, h)| pick(h))
-                .map(|(e, h)| (e, record_of(h))),
+                .filter(|(_, h, _)| pick(h))
+                .map(|(e, h, f)| (e, record_of(h, host.zip(f), states))),
         );
     }
 
     /// The current record of a resident entity.
     pub fn snapshot(&mut self, id: EntityId) -> Option<EntityRecord> {
         let e = *self.index.get(&id)?;
-        by_kind!(id.kind(), self.snapshot_as(e))
+        by_kind!(id.kind(), self.snapshot_as(e, false))
     }
 
-    fn snapshot_as<S: Hostable>(&mut self, e: Entity) -> Option<EntityRecord> {
-        Some(record_of(&*self.hosted::<S>(e)))
+    fn snapshot_as<S: Hostable>(&mut self, e: Entity, states: bool) -> Option<EntityRecord> {
+        let (h, f) = S::query(&mut self.queries)
+            .get(&self.world, e)
+            .expect("an indexed entity has its kind's component");
+        Some(record_of(h, self.host.as_ref().zip(f), states))
     }
 
     /// Lockstep: moves the events from `from` on into `out`, tagged with
@@ -444,7 +486,7 @@ impl ShardCore {
             .into_iter()
             .filter(|k| kind.is_none_or(|x| x == *k))
         {
-            by_kind!(k, self.collect_as(&mut out, |_| true));
+            by_kind!(k, self.collect_as(&mut out, false, |_| true));
         }
         out.into_iter().map(|(_, r)| r).collect()
     }
@@ -457,11 +499,18 @@ fn local_name(id: EntityId) -> String {
         .unwrap_or_else(|| format!("#{:x}", id.raw()))
 }
 
-fn record_of<S: KindBehaviour>(h: &Hosted<S>) -> EntityRecord {
+/// An entity's record; with `states`, its models' states too (for the
+/// store: they are serialised, which costs).
+fn record_of<S: KindBehaviour>(
+    h: &Hosted<S>,
+    followed: Option<(&Host, &Followers)>,
+    states: bool,
+) -> EntityRecord {
     EntityRecord {
         name: local_name(h.common.id),
         common: h.common.clone(),
         state: h.state.clone().into_state(),
+        inferred: followed.map_or_else(Default::default, |(host, f)| host.inferred(f, states)),
     }
 }
 

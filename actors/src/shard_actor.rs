@@ -2,7 +2,7 @@
 //!
 //! It takes inputs in batches (a `Vec` per message, not a message per input),
 //! handles them in order, then does the shard's I/O for the whole batch: raw
-//! history to the store, notable events to the event log, all events to the bus.
+//! history (with the readings models derived) to the store, notable events to the event log, all events to the bus.
 //! In lockstep mode it does none of the publishing and returns its events,
 //! tagged with the index of the input that caused them, for the runtime to merge
 //! in a fixed order.
@@ -180,12 +180,13 @@ impl Handler<Ingest> for ShardActor {
 
     fn handle(&mut self, msg: Ingest, _: &mut Context<Self>) -> Self::Result {
         let mut resolved = std::mem::take(&mut self.resolved);
-        let (mut reply, kept) = {
+        let (mut reply, kept, derived) = {
             let mut core = lock(&self.core);
             core.resolve(msg.items.iter().map(|(_, o)| o.entity), &mut resolved);
-            Self::run(&mut core, &msg.items, msg.lockstep, |core, pos, obs| {
+            let (reply, kept) = Self::run(&mut core, &msg.items, msg.lockstep, |core, pos, obs| {
                 core.observe_resolved(resolved[pos], obs)
-            })
+            });
+            (reply, kept, std::mem::take(&mut core.derived))
         };
         self.resolved = resolved;
         if let (Some(store), true) = (&self.store, self.history) {
@@ -194,7 +195,8 @@ impl Handler<Ingest> for ShardActor {
                 .iter()
                 .zip(&kept)
                 .filter(|(_, k)| **k)
-                .map(|((_, o), _)| o);
+                .map(|((_, o), _)| o)
+                .chain(&derived);
             if let Err(e) = store.write_history(accepted) {
                 reply.store_error = Some(e.to_string());
             }

@@ -223,6 +223,8 @@ pub fn event_type_to_pb(t: EventType) -> pb::EventType {
         EventType::StatusChanged => pb::EventType::StatusChanged,
         EventType::AlertRaised => pb::EventType::AlertRaised,
         EventType::AlertCleared => pb::EventType::AlertCleared,
+        EventType::AnomalyDetected => pb::EventType::AnomalyDetected,
+        EventType::RulBelow => pb::EventType::RulBelow,
     }
 }
 
@@ -236,6 +238,8 @@ pub fn event_type_from_pb(t: pb::EventType) -> Option<EventType> {
         pb::EventType::StatusChanged => EventType::StatusChanged,
         pb::EventType::AlertRaised => EventType::AlertRaised,
         pb::EventType::AlertCleared => EventType::AlertCleared,
+        pb::EventType::AnomalyDetected => EventType::AnomalyDetected,
+        pb::EventType::RulBelow => EventType::RulBelow,
     })
 }
 
@@ -296,6 +300,25 @@ pub fn event_to_pb_named(e: &Event, entity: String) -> pb::Event {
             out.message = message.to_string();
         }
         EventBody::AlertCleared { alert } => out.alert_id = alert.0,
+        EventBody::AnomalyDetected {
+            measurand,
+            score,
+            model,
+        } => {
+            out.measurand = measurand.name().to_string();
+            out.value = Some(value_to_pb(&Value::Number(*score)));
+            out.model = model.to_string();
+        }
+        EventBody::RulBelow {
+            rul,
+            threshold,
+            model,
+        } => {
+            out.measurand = twin_core::Measurand::Rul.name().to_string();
+            out.value = Some(value_to_pb(&Value::Number(*rul)));
+            out.limit = *threshold;
+            out.model = model.to_string();
+        }
     }
     out
 }
@@ -378,6 +401,11 @@ pub fn entity_to_pb(r: &EntityRecord) -> pb::Entity {
                 time_ms: x.time.as_ms(),
                 quality: state::quality(x.quality) as i32,
                 level: state::alarm_level(x.level) as i32,
+                provenance: r
+                    .inferred
+                    .provenance_of(x.measurand)
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect(),
         controls: r.common.control_views().iter().map(control_to_pb).collect(),

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use clap::Args as ClapArgs;
 use twin::bench::lockstep_config;
 use twin::replay::replay;
-use twin_actors::Runtime;
 use twin_core::ClockMode;
 
 use super::Result;
@@ -36,20 +35,23 @@ pub fn main(args: Args) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let runtime = Runtime::start(lockstep_config(args.workers), None)?;
         let bar = progress::bar(None);
-        let report = replay(&args.recording, &runtime, speed, |step, now| {
+        let report = replay(&args.recording, lockstep_config(args.workers), speed, |step, now| {
             if step % 64 == 0 {
                 bar.set_message(format!("step {step} · sim {now}"));
             }
         })
         .await;
         bar.finish_and_clear();
-        runtime.shutdown().await?;
         let report = report?;
         let secs = report.elapsed.as_secs_f64();
+        let models = if report.models.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", report.models.join(", "))
+        };
         println!(
-            "replayed {} ({} steps): {} inputs, {} events, {} state hashes reproduced; {:.0} inputs/s",
+            "replayed {}{models} ({} steps): {} inputs, {} events, {} state hashes reproduced; {:.0} inputs/s",
             report.scenario,
             report.steps,
             report.inputs,

@@ -273,16 +273,19 @@ pub async fn run(
             "a recording starts from an empty store; use --ephemeral or a new --store".into(),
         );
     }
+    let models = scenario.models()?;
     let config = if recording {
         // Lockstep, no passivation (a recording hashes every entity), and
         // history kept as in any run.
         RuntimeConfig {
             history: true,
+            models,
             ..lockstep_config(args.world.workers)
         }
     } else {
         RuntimeConfig {
             workers: args.world.workers,
+            models,
             ..RuntimeConfig::default()
         }
     };

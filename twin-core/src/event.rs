@@ -73,6 +73,19 @@ pub enum EventBody {
     AlertCleared {
         alert: AlertId,
     },
+    /// An inference model found a reading unusual.
+    AnomalyDetected {
+        measurand: Measurand,
+        score: f64,
+        /// The model, name/version.
+        model: Arc<str>,
+    },
+    /// The estimated remaining useful life fell below a model's threshold.
+    RulBelow {
+        rul: f64,
+        threshold: f64,
+        model: Arc<str>,
+    },
 }
 
 /// Event types, for subscriptions.
@@ -86,6 +99,8 @@ pub enum EventType {
     StatusChanged,
     AlertRaised,
     AlertCleared,
+    AnomalyDetected,
+    RulBelow,
 }
 
 impl EventBody {
@@ -98,6 +113,8 @@ impl EventBody {
             EventBody::StatusChanged { .. } => EventType::StatusChanged,
             EventBody::AlertRaised { .. } => EventType::AlertRaised,
             EventBody::AlertCleared { .. } => EventType::AlertCleared,
+            EventBody::AnomalyDetected { .. } => EventType::AnomalyDetected,
+            EventBody::RulBelow { .. } => EventType::RulBelow,
         }
     }
 

@@ -52,6 +52,13 @@ pub enum Block {
     Hash(StateHash),
     /// The recording ended cleanly.
     End { steps: u64 },
+    /// The inference models the run hosted, right after the header when
+    /// there are any: their `[[inference]]` entries as JSON and the files
+    /// they read, so that a replay hosts the same models.
+    Inference {
+        entries: String,
+        files: Vec<(String, String)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -508,6 +508,18 @@ pub fn describe(e: &pb::Event) -> String {
         ),
         T::AlertRaised => format!("alert: {}", e.message),
         T::AlertCleared => format!("alert on {} cleared", e.measurand),
+        T::AnomalyDetected => format!(
+            "{} unusual: score {} ({})",
+            e.measurand,
+            format::value(e.value.as_ref()),
+            e.model
+        ),
+        T::RulBelow => format!(
+            "RUL {} h below {} h ({})",
+            format::value(e.value.as_ref()),
+            format::number(e.limit),
+            e.model
+        ),
         T::Unspecified => "event".into(),
     }
 }

@@ -16,9 +16,9 @@
 //! - for `window` steps after a new category (an event), only a score
 //!   higher than the event's so far passes: one event, few alerts.
 //!
-//! Memory is bounded: the probation's values (at most
-//! [`Config::MAX_PROBATION`]), one window, and at most
-//! [`Config::max_categories`] categories of `2 × window` numbers.
+//! Memory is bounded: the probation's step means (at most about a
+//! hundred), one window, and at most [`Config::max_categories`] categories
+//! of `2 × window` numbers.
 
 pub mod art;
 
@@ -63,7 +63,8 @@ const MARGIN: f64 = 0.25;
 pub struct Detector {
     cfg: Config,
     seen: usize,
-    /// Values of the probation, kept until its end to set the range.
+    /// Step means of the probation, kept until its end, when the range
+    /// they are scaled by is known.
     early: Vec<f64>,
     lo: f64,
     hi: f64,
@@ -90,7 +91,7 @@ impl Detector {
         cfg.max_categories = cfg.max_categories.max(1);
         let art = FuzzyArt::new(2 * cfg.window, cfg.vigilance, cfg.max_categories);
         Detector {
-            early: Vec::with_capacity(cfg.probation),
+            early: Vec::new(),
             lo: f64::INFINITY,
             hi: f64::NEG_INFINITY,
             acc: (0.0, 0),
@@ -112,32 +113,29 @@ impl Detector {
         }
         self.seen += 1;
         if self.seen <= self.cfg.probation {
-            self.early.push(value);
+            // The range is not known yet: keep the step means (at most a
+            // hundred), to learn their patterns once it is.
+            self.lo = self.lo.min(value);
+            self.hi = self.hi.max(value);
+            if let Some(mean) = self.accumulate(value) {
+                self.early.push(mean);
+            }
             if self.seen == self.cfg.probation {
-                self.learn_probation();
+                for mean in std::mem::take(&mut self.early) {
+                    self.pattern(mean);
+                }
             }
             return 0.0;
         }
-        let score = self.step(value).unwrap_or(0.0);
+        let score = self
+            .accumulate(value)
+            .map_or(0.0, |mean| self.pattern(mean));
         self.last = score;
         score
     }
 
-    /// Sets the range from the probation and learns its patterns.
-    fn learn_probation(&mut self) {
-        let early = std::mem::take(&mut self.early);
-        for v in &early {
-            self.lo = self.lo.min(*v);
-            self.hi = self.hi.max(*v);
-        }
-        for v in early {
-            self.step(v);
-        }
-    }
-
-    /// Adds a value to the current step; at the end of a step, returns the
-    /// score of the pattern it completes.
-    fn step(&mut self, value: f64) -> Option<f64> {
+    /// Adds a value to the current step; the step's mean when it is full.
+    fn accumulate(&mut self, value: f64) -> Option<f64> {
         self.acc.0 += value;
         self.acc.1 += 1;
         if self.acc.1 < self.cfg.step() {
@@ -145,12 +143,17 @@ impl Detector {
         }
         let mean = self.acc.0 / self.acc.1 as f64;
         self.acc = (0.0, 0);
+        Some(mean)
+    }
+
+    /// Takes the next step mean; the score of the pattern it completes.
+    fn pattern(&mut self, mean: f64) -> f64 {
         if self.steps.len() == self.cfg.window {
             self.steps.pop_front();
         }
         self.steps.push_back(mean);
         if self.steps.len() < self.cfg.window {
-            return Some(0.0);
+            return 0.0;
         }
         // Scaled by the probation's range widened by `MARGIN` of it on each
         // side, and clipped: a category's meaning never changes, and a level
@@ -185,7 +188,7 @@ impl Detector {
             self.quiet = self.cfg.window;
             self.peak = score;
         }
-        Some(score.clamp(0.0, 1.0))
+        score.clamp(0.0, 1.0)
     }
 }
 

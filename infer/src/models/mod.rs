@@ -13,7 +13,6 @@
 
 pub mod anomaly;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -53,9 +52,13 @@ pub struct Selector {
 
 impl Selector {
     pub fn admits(&self, kind: Kind, subtype: &str, measurand: Measurand) -> bool {
+        self.admits_entity(kind, subtype)
+            && (self.measurands.is_empty() || self.measurands.contains(&measurand))
+    }
+    /// Whether some reading of an entity of `kind` and `subtype` is admitted.
+    pub fn admits_entity(&self, kind: Kind, subtype: &str) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&kind))
             && (self.subtypes.is_empty() || self.subtypes.iter().any(|s| s == subtype))
-            && (self.measurands.is_empty() || self.measurands.contains(&measurand))
     }
 }
 
@@ -65,6 +68,9 @@ impl Selector {
 pub struct Spec {
     /// A name from [`REGISTRY`].
     pub model: String,
+    /// What the entity's saved state of this model is kept under; the
+    /// model's name when not given. Two entries of one model need names.
+    pub name: Option<String>,
     #[serde(default)]
     pub select: Selector,
     /// The model's own settings; each model refuses keys it does not know.
@@ -75,6 +81,11 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The key the model's per-entity state is saved under.
+    pub fn key(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.model)
+    }
+
     /// The model's parameters as its own settings type, unknown keys refused.
     pub fn params<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
         toml::Value::Table(self.params.clone())
@@ -93,6 +104,8 @@ pub enum Finding {
     Anomaly { measurand: Measurand, score: f64 },
     /// The estimated remaining life fell below the model's threshold.
     RulBelow { rul: f64, threshold: f64 },
+    /// What raised the alert on derived reading `measurand` is over.
+    Cleared { measurand: Measurand },
 }
 
 /// A follower's outputs for one observation.
@@ -115,30 +128,97 @@ pub trait Model: Send + Sync {
     fn provenance(&self) -> &str;
     fn selector(&self) -> &Selector;
     /// A follower for one entity that has seen nothing yet.
-    fn follow(&self) -> Box<dyn Follower>;
+    fn follow(self: Arc<Self>) -> Box<dyn Follower>;
     /// A follower from the bytes [`Follower::save`] wrote.
-    fn restore(&self, saved: &[u8]) -> Result<Box<dyn Follower>, Error>;
+    fn restore(self: Arc<Self>, saved: &[u8]) -> Result<Box<dyn Follower>, Error>;
 }
 
 /// One entity's state of one model.
-pub trait Follower: Send {
+pub trait Follower: Send + Sync {
     /// Takes one observation the model's selector admitted.
     fn step(&mut self, obs: &Observation, out: &mut Outputs);
     fn save(&self) -> Vec<u8>;
 }
 
-type Build = fn(&Spec, &Path) -> Result<Arc<dyn Model>, Error>;
+/// Reads a file an entry names (`file`, relative to the scenario or site
+/// file, or compiled in with it) as text, or says why it cannot.
+pub type Files<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
+/// A model's constructor: its spec and the files it may read.
+type Build = fn(&Spec, Files) -> Result<Arc<dyn Model>, Error>;
 
 /// Every model the twin knows, by the name `[[inference]]` gives.
 pub const REGISTRY: &[(&str, Build)] = &[("anomaly", anomaly::build)];
 
-/// Builds the model a spec names; `base` is the folder its file is in.
-pub fn build(spec: &Spec, base: &Path) -> Result<Arc<dyn Model>, Error> {
+/// The models a twin runs, each under its key, built once and shared by
+/// every shard.
+#[derive(Clone, Default)]
+pub struct Models(Arc<[(String, Arc<dyn Model>)]>);
+
+impl Models {
+    /// Builds every entry; keys must be distinct.
+    pub fn build(specs: &[Spec], files: Files) -> Result<Models, Error> {
+        let mut out: Vec<(String, Arc<dyn Model>)> = Vec::with_capacity(specs.len());
+        for spec in specs {
+            if out.iter().any(|(k, _)| k == spec.key()) {
+                return Err(Error::Params {
+                    model: spec.model.clone(),
+                    what: format!(
+                        "a second [[inference]] entry under the key {:?}: give each a distinct `name`",
+                        spec.key()
+                    ),
+                });
+            }
+            out.push((spec.key().to_string(), build(spec, files)?));
+        }
+        Ok(Models(out.into()))
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// The models with their keys, in the order they were configured.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn Model>)> {
+        self.0.iter().map(|(k, m)| (k.as_str(), m))
+    }
+    pub fn get(&self, i: usize) -> &Arc<dyn Model> {
+        &self.0[i].1
+    }
+    /// The position of the model saved under `key`.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+    /// Whether any model may follow some reading of an entity of `kind`
+    /// and `subtype`.
+    pub fn follow_any(&self, kind: Kind, subtype: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(_, m)| m.selector().admits_entity(kind, subtype))
+    }
+}
+
+impl std::fmt::Debug for Models {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, m)| (k, m.provenance())))
+            .finish()
+    }
+}
+
+/// Builds the model a spec names.
+pub fn build(spec: &Spec, files: Files) -> Result<Arc<dyn Model>, Error> {
     let (_, build) = REGISTRY
         .iter()
         .find(|(n, _)| *n == spec.model)
         .ok_or_else(|| Error::Unknown(spec.model.clone()))?;
-    build(spec, base)
+    build(spec, files)
+}
+
+/// [`Files`] for models that read none, and for tests.
+pub fn no_files(name: &str) -> Result<String, String> {
+    Err(format!("no file {name:?} is available here"))
 }
 
 #[cfg(test)]
@@ -167,17 +247,17 @@ mod tests {
                 .select
                 .admits(Kind::Machine, "pump", Measurand::Current)
         );
-        assert!(build(&spec, Path::new(".")).is_ok());
+        assert!(build(&spec, &no_files).is_ok());
 
         let e = toml::from_str::<Spec>("model = \"anomaly\"\nselector = {}").unwrap_err();
         assert!(e.to_string().contains("unknown field `selector`"), "{e}");
         let mut bad = spec.clone();
         bad.params
             .insert("probaton".into(), toml::Value::Integer(3));
-        let e = build(&bad, Path::new(".")).err().unwrap().to_string();
+        let e = build(&bad, &no_files).err().unwrap().to_string();
         assert!(e.contains("model anomaly") && e.contains("probaton"), "{e}");
         bad.model = "oracle".into();
-        let e = build(&bad, Path::new(".")).err().unwrap().to_string();
+        let e = build(&bad, &no_files).err().unwrap().to_string();
         assert!(e.contains("\"oracle\"") && e.contains("anomaly"), "{e}");
     }
 }

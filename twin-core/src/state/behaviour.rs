@@ -245,9 +245,9 @@ pub fn validate(entity: EntityId, m: Measurand, value: &Value) -> Result<(), Inp
 }
 
 /// Measurands any kind accepts: battery of the device reporting for it, and
-/// the commandable properties (their reported side).
-fn universal(m: Measurand) -> bool {
-    m == Measurand::Battery
+/// the anomaly score inference derives for any entity it follows.
+pub(crate) fn universal(m: Measurand) -> bool {
+    matches!(m, Measurand::Battery | Measurand::AnomalyScore)
 }
 
 /// Applies an observation to an entity of kind `S` (see [`apply_observation`]).

@@ -33,6 +33,7 @@ pub use vehicle::{VehicleMode, VehicleState, VehicleStatus};
 pub use zone::{ZoneShape, ZoneState, ZoneType};
 
 use crate::id::{EntityId, Kind};
+use crate::measurand::Measurand;
 use crate::observation::Quality;
 use crate::time::SimTime;
 
@@ -181,6 +182,35 @@ pub struct EntityRecord {
     pub name: String,
     pub common: Common,
     pub state: KindState,
+    /// What inference keeps for the entity. Not part of the record's own
+    /// encoding (nor of its hash): the store writes it after the record, so
+    /// that records written before inference existed still read.
+    #[serde(skip)]
+    pub inferred: Inferred,
+}
+
+/// What inference models keep for one entity: which model wrote each
+/// derived reading, and each model's saved state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inferred {
+    /// The model (name/version) behind each derived reading.
+    pub provenance: Vec<(Measurand, std::sync::Arc<str>)>,
+    /// Each model's state for this entity, by the model's key (its
+    /// `[[inference]]` name).
+    pub saved: Vec<(String, Vec<u8>)>,
+}
+
+impl Inferred {
+    pub fn is_empty(&self) -> bool {
+        self.provenance.is_empty() && self.saved.is_empty()
+    }
+    /// The model that wrote reading `m`, if a model did.
+    pub fn provenance_of(&self, m: Measurand) -> Option<&str> {
+        self.provenance
+            .iter()
+            .find(|(x, _)| *x == m)
+            .map(|(_, p)| &**p)
+    }
 }
 
 impl EntityRecord {
@@ -191,6 +221,7 @@ impl EntityRecord {
             name: name.to_string(),
             common: Common::new(id, subtype),
             state: KindState::default_for(kind),
+            inferred: Inferred::default(),
         }
     }
     pub fn id(&self) -> EntityId {

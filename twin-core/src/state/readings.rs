@@ -218,6 +218,36 @@ impl Readings {
     }
 }
 
+impl Readings {
+    /// Raises (`Some`) or clears (`None`) the alert on reading `m` for a
+    /// reason other than its limits (an inference finding), emitting the
+    /// transition; nothing when the reading is absent or already there.
+    pub fn set_alert(&mut self, m: Measurand, raise: Option<(Severity, String)>, ctx: &mut Ctx) {
+        let Some(r) = self.as_mut_slice().iter_mut().find(|r| r.measurand == m) else {
+            return;
+        };
+        let level = match raise.as_ref().map(|(s, _)| *s) {
+            None => AlarmLevel::Normal,
+            Some(Severity::Critical) => AlarmLevel::Critical,
+            Some(_) => AlarmLevel::Warning,
+        };
+        if r.level == level {
+            return;
+        }
+        r.level = level;
+        let alert = AlertId::of(ctx.entity(), m);
+        match raise {
+            Some((severity, message)) => ctx.emit(EventBody::AlertRaised {
+                alert,
+                severity,
+                measurand: m,
+                message: message.into(),
+            }),
+            None => ctx.emit(EventBody::AlertCleared { alert }),
+        }
+    }
+}
+
 fn raise_or_clear(
     m: Measurand,
     limits: AlarmLimits,

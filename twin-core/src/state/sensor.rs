@@ -76,8 +76,9 @@ impl KindBehaviour for SensorState {
     fn check(&self, obs: &Observation) -> Result<(), InputError> {
         let declared = self.measurands.is_empty()
             || self.measurands.contains(obs.measurand)
-            // Every device may report its battery and where it stands.
-            || obs.measurand == Measurand::Battery
+            // Every device may report its battery and where it stands, and
+            // inference may score any entity.
+            || super::behaviour::universal(obs.measurand)
             || obs.measurand == Measurand::Position;
         if declared {
             Ok(())

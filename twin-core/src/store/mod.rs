@@ -276,7 +276,7 @@ impl Store {
             if !self.db().contains(Tree::State, &key)? {
                 created += 1;
             }
-            buf = postcard::to_extend(r, std::mem::take(&mut buf)).expect("records serialise");
+            buf = encode_record(r, std::mem::take(&mut buf));
             batch.insert(Tree::State, &key, &buf);
             buf.clear();
             batch.insert(Tree::Names, &key, r.name.as_bytes());
@@ -289,7 +289,7 @@ impl Store {
     pub fn get_state(&self, id: EntityId) -> Result<Option<EntityRecord>> {
         match self.db().get(Tree::State, &id.raw().to_be_bytes())? {
             Some(bytes) => {
-                let rec: EntityRecord = decode(&bytes, id)?;
+                let rec = decode_record(&bytes, id)?;
                 EntityId::new(id.kind(), &rec.name);
                 Ok(Some(rec))
             }
@@ -314,7 +314,7 @@ impl Store {
                 if kind.is_some_and(|kd| id.kind() != kd) {
                     return None;
                 }
-                Some(decode::<EntityRecord>(&v, id).inspect(|r| {
+                Some(decode_record(&v, id).inspect(|r| {
                     EntityId::new(id.kind(), &r.name);
                 }))
             })
@@ -487,7 +487,7 @@ impl Store {
                 };
                 let id = keys::id_from(&k)?;
                 // As `states` does: the record's name is learnt on the way.
-                Some(decode::<EntityRecord>(&v, id).inspect(|r| {
+                Some(decode_record(&v, id).inspect(|r| {
                     EntityId::new(id.kind(), &r.name);
                 }))
             })
@@ -739,4 +739,25 @@ pub(crate) fn corrupt(key: impl FnOnce() -> String) -> impl FnOnce(postcard::Err
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], id: EntityId) -> Result<T> {
     postcard::from_bytes(bytes).map_err(corrupt(|| id.to_string()))
+}
+
+/// A stored record: the record, then what inference keeps for it when there
+/// is anything. The second part is optional so that records written before
+/// it existed read as they are.
+fn encode_record(r: &EntityRecord, buf: Vec<u8>) -> Vec<u8> {
+    let buf = postcard::to_extend(r, buf).expect("records serialise");
+    if r.inferred.is_empty() {
+        buf
+    } else {
+        postcard::to_extend(&r.inferred, buf).expect("records serialise")
+    }
+}
+
+fn decode_record(bytes: &[u8], id: EntityId) -> Result<EntityRecord> {
+    let (mut record, rest): (EntityRecord, _) =
+        postcard::take_from_bytes(bytes).map_err(corrupt(|| id.to_string()))?;
+    if !rest.is_empty() {
+        record.inferred = decode(rest, id)?;
+    }
+    Ok(record)
 }

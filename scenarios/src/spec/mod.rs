@@ -1,0 +1,403 @@
+//! The scenario file: what a world holds and how it behaves, in TOML.
+//!
+//! Every table rejects unknown keys, so a misspelt field is an error that
+//! names the line and the field instead of a silently ignored setting.
+//! Durations are written as `90s`, `15m`, `2h` or `7d`; random quantities as a
+//! number or a table `{ uniform = [lo, hi] }`, `{ normal = [mean, sd] }` or
+//! `{ lognormal = [mu, sigma] }`. Counts are multiplied by `scale`, so one
+//! scenario runs with a hundred entities or a million.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use twin_core::{ClockMode, Measurand, SimTime};
+
+use crate::calendar::Calendar;
+
+/// A scenario file that could not be used, with where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}: {message}", file.display())]
+pub struct ScenarioError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl ScenarioError {
+    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: file.into(),
+            message: message.into(),
+        }
+    }
+}
+
+mod domains;
+mod types;
+
+pub use domains::*;
+pub use types::*;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// Local civil time of simulated time zero, e.g. `2026-03-02T00:00:00`.
+    #[serde(default)]
+    pub epoch: Option<String>,
+    pub duration: Dur,
+    #[serde(default = "clock")]
+    pub clock: ClockSpec,
+    /// The world's time step.
+    pub tick: Dur,
+    #[serde(default = "one")]
+    pub scale: f64,
+    pub region: RegionSpec,
+    #[serde(default)]
+    pub weather: WeatherSpec,
+    #[serde(default)]
+    pub sensors: BTreeMap<String, SensorModelSpec>,
+    #[serde(default)]
+    pub events: EventsSpec,
+    pub agriculture: Option<AgricultureSpec>,
+    pub city: Option<CitySpec>,
+    pub factory: Option<FactorySpec>,
+    /// Models the twin runs over its entities (`[[inference]]`).
+    #[serde(default)]
+    pub inference: Vec<twin_infer::models::Spec>,
+}
+
+fn clock() -> ClockSpec {
+    ClockSpec(ClockMode::Accelerated(60.0))
+}
+
+/// A parsed and checked scenario, with the directory its relative paths
+/// (GeoJSON) are read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub spec: ScenarioSpec,
+    pub file: PathBuf,
+    pub calendar: Calendar,
+    /// Files compiled in with a built-in scenario, by relative path.
+    pub assets: &'static [(&'static str, &'static str)],
+}
+
+/// The scenarios shipped in `data/scenarios/`, compiled in so that `twin run`
+/// works from any directory: (name, text, assets).
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+const BUILTIN: &[Builtin] = &[
+    (
+        "farm-cocoa",
+        include_str!("../../../data/scenarios/farm-cocoa.toml"),
+        &[],
+    ),
+    (
+        "garden",
+        include_str!("../../../data/scenarios/garden.toml"),
+        &[(
+            "garden-beds.geojson",
+            include_str!("../../../data/scenarios/garden-beds.geojson"),
+        )],
+    ),
+    (
+        "city",
+        include_str!("../../../data/scenarios/city.toml"),
+        &[],
+    ),
+    (
+        "factory",
+        include_str!("../../../data/scenarios/factory.toml"),
+        &[],
+    ),
+];
+
+impl Scenario {
+    /// The names of the built-in scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|b| b.0).collect()
+    }
+
+    /// The text of every shipped file, scenarios and their assets: (file
+    /// name, text).
+    pub fn builtin_files() -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        for (name, text, assets) in BUILTIN {
+            out.push((format!("{name}.toml"), *text));
+            out.extend(assets.iter().map(|(n, t)| (n.to_string(), *t)));
+        }
+        out
+    }
+
+    /// A built-in scenario by name (`city`, `factory`, `farm-cocoa`, `garden`).
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let (name, text, assets) = BUILTIN.iter().find(|b| b.0 == name)?;
+        let mut s = Scenario::parse(text, format!("data/scenarios/{name}.toml"))
+            .expect("built-in scenarios are valid");
+        s.assets = assets;
+        Some(s)
+    }
+
+    /// A scenario file at `name_or_path`, or else the built-in of that name.
+    pub fn find(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        let path = Path::new(name_or_path);
+        if path.exists() {
+            return Scenario::load(path);
+        }
+        Scenario::builtin(name_or_path).ok_or_else(|| {
+            ScenarioError::new(
+                path,
+                format!(
+                    "no such file, nor a built-in scenario (built-in: {})",
+                    Scenario::builtin_names().join(", ")
+                ),
+            )
+        })
+    }
+
+    /// Reads a file named in the scenario, relative to it (or compiled in).
+    pub fn read_relative(&self, relative: &str) -> Result<(PathBuf, String), ScenarioError> {
+        let path = self.resolve(relative);
+        if let Some((_, text)) = self.assets.iter().find(|a| a.0 == relative) {
+            return Ok((path, text.to_string()));
+        }
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|e| ScenarioError::new(&path, format!("cannot read: {e}")))
+    }
+
+    /// Reads and checks a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::new(path, format!("cannot read: {e}")))?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parses scenario text; `file` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let file = file.as_ref();
+        let spec: ScenarioSpec =
+            toml::from_str(text).map_err(|e| ScenarioError::new(file, e.to_string()))?;
+        let calendar = match &spec.epoch {
+            Some(e) => {
+                Calendar::parse(e).map_err(|m| ScenarioError::new(file, format!("epoch: {m}")))?
+            }
+            None => Calendar::default(),
+        };
+        let scenario = Scenario {
+            spec,
+            file: file.to_path_buf(),
+            calendar,
+            assets: &[],
+        };
+        scenario.check(text)?;
+        scenario.models()?;
+        Ok(scenario)
+    }
+
+    /// The scenario's inference models, built; files they name are read
+    /// relative to the scenario (or compiled in with a built-in one).
+    pub fn models(&self) -> Result<twin_infer::models::Models, ScenarioError> {
+        let read = |name: &str| {
+            self.read_relative(name)
+                .map(|(_, text)| text)
+                .map_err(|e| e.to_string())
+        };
+        twin_infer::models::Models::build(&self.spec.inference, &read)
+            .map_err(|e| ScenarioError::new(&self.file, format!("[[inference]]: {e}")))
+    }
+
+    /// The files the inference models read, by the name the scenario gives
+    /// them, for a recording to carry.
+    pub fn model_files(&self) -> Result<Vec<(String, String)>, ScenarioError> {
+        self.spec
+            .inference
+            .iter()
+            .filter_map(|s| s.file.as_deref())
+            .map(|name| Ok((name.to_string(), self.read_relative(name)?.1)))
+            .collect()
+    }
+
+    /// The same scenario with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Scenario {
+        self.spec.seed = seed;
+        self
+    }
+
+    /// The same scenario at another scale.
+    pub fn with_scale(mut self, scale: f64) -> Scenario {
+        self.spec.scale = scale;
+        self
+    }
+
+    /// A count from the file multiplied by the scale (at least one when the
+    /// file asks for any).
+    pub fn scaled(&self, count: f64) -> usize {
+        if count <= 0.0 {
+            0
+        } else {
+            ((count * self.spec.scale).round() as usize).max(1)
+        }
+    }
+
+    /// Resolves a path written in the scenario relative to its file.
+    pub fn resolve(&self, relative: &str) -> PathBuf {
+        self.file.parent().unwrap_or(Path::new(".")).join(relative)
+    }
+
+    fn error_at(&self, text: &str, span: std::ops::Range<usize>, message: String) -> ScenarioError {
+        let line = text[..span.start.min(text.len())].lines().count().max(1);
+        ScenarioError::new(&self.file, format!("line {line}: {message}"))
+    }
+
+    /// Checks what serde cannot: references to sensor models and measurands,
+    /// ranges that make sense.
+    fn check(&self, text: &str) -> Result<(), ScenarioError> {
+        let s = &self.spec;
+        let err = |m: String| ScenarioError::new(&self.file, m);
+        if s.tick.0 <= SimTime::ZERO {
+            return Err(err("tick: must be longer than zero".into()));
+        }
+        if !(s.scale > 0.0 && s.scale.is_finite()) {
+            return Err(err(format!("scale: {} is not a positive number", s.scale)));
+        }
+        let [w, so, e, n] = s.region.bbox;
+        let lon = |x: f64| (-180.0..=180.0).contains(&x);
+        let lat = |y: f64| (-90.0..=90.0).contains(&y);
+        if !(w < e && so < n && lon(w) && lon(e) && lat(so) && lat(n)) {
+            return Err(err(format!(
+                "region.bbox: [{w}, {so}, {e}, {n}] is not [west, south, east, north] in degrees"
+            )));
+        }
+        if s.agriculture.is_none() && s.city.is_none() && s.factory.is_none() {
+            return Err(err(
+                "the scenario has none of [agriculture], [city] or [factory]".into(),
+            ));
+        }
+        for (name, m) in &s.sensors {
+            for (field, p) in [
+                ("dropout", m.dropout),
+                ("duplicates", m.duplicates),
+                (
+                    "spikes.probability",
+                    m.spikes.map_or(0.0, |x| x.probability),
+                ),
+            ] {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(err(format!(
+                        "sensors.{name}.{field}: {p} is not a probability between 0 and 1"
+                    )));
+                }
+            }
+            if m.period.is_some_and(|p| p.0 < s.tick.0) {
+                return Err(err(format!(
+                    "sensors.{name}.period: shorter than the tick ({})",
+                    s.tick.0
+                )));
+            }
+        }
+        let model = |where_: &str, name: &toml::Spanned<String>| -> Result<(), ScenarioError> {
+            if s.sensors.contains_key(name.get_ref()) {
+                Ok(())
+            } else {
+                let known: Vec<&str> = s.sensors.keys().map(String::as_str).collect();
+                Err(self.error_at(
+                    text,
+                    name.span(),
+                    format!(
+                        "{where_}: no sensor model named `{}` under [sensors] (known: {})",
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                ))
+            }
+        };
+        let map = |where_: &str, m: &SensorMap| -> Result<(), ScenarioError> {
+            for (measurand, name) in m {
+                if measurand.parse::<Measurand>().is_err() {
+                    return Err(self.error_at(
+                        text,
+                        name.span(),
+                        format!("{where_}: `{measurand}` is not a measurand"),
+                    ));
+                }
+                model(&format!("{where_}.{measurand}"), name)?;
+            }
+            Ok(())
+        };
+        map("weather.sensors", &s.weather.sensors)?;
+        if let Some(f) = &s.factory {
+            for (i, g) in f.machines.iter().enumerate() {
+                map(&format!("factory.machines[{i}].sensors"), &g.sensors)?;
+            }
+            if let Some(g) = &f.gps {
+                model("factory.gps", g)?;
+            }
+        }
+        if let Some(a) = &s.agriculture {
+            if a.parcels.is_none() == a.geometry.is_none() {
+                return Err(err(
+                    "agriculture: give either `parcels` (generated) or `geometry` (a GeoJSON file)"
+                        .into(),
+                ));
+            }
+            if let Some(sat) = &a.satellite {
+                model("agriculture.satellite.model", &sat.model)?;
+            }
+            for (field, m) in [("soil_probe", &a.soil_probe), ("gps", &a.gps)] {
+                if let Some(m) = m {
+                    model(&format!("agriculture.{field}"), m)?;
+                }
+            }
+            if a.soil.wilting_point >= a.soil.field_capacity {
+                return Err(err(
+                    "agriculture.soil: wilting_point must be below field_capacity".into(),
+                ));
+            }
+        }
+        if let Some(c) = &s.city {
+            if c.grid.columns < 2 || c.grid.rows < 2 {
+                return Err(err("city.grid: needs at least 2 columns and 2 rows".into()));
+            }
+            if c.districts[0] == 0
+                || c.districts[1] == 0
+                || c.districts[0] > c.grid.columns
+                || c.districts[1] > c.grid.rows
+            {
+                return Err(err(format!(
+                    "city.districts: {:?} does not divide a {}×{} grid",
+                    c.districts, c.grid.columns, c.grid.rows
+                )));
+            }
+            if let Some(l) = &c.loops {
+                map("city.loops.sensors", &l.sensors)?;
+            }
+            if let Some(a) = &c.air {
+                map("city.air.sensors", &a.sensors)?;
+            }
+            if let Some(b) = &c.bikes {
+                model("city.bikes.model", &b.model)?;
+            }
+            if let Some(g) = &c.gps {
+                model("city.gps", g)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.spec.name, self.file.display())
+    }
+}
