@@ -157,6 +157,25 @@ def cmapss(src, out):
         f.write("unit,cycles\n")
         for i, n in enumerate(lifetimes):
             f.write("%d,%d\n" % (i + 1, n))
+    # Each engine's own path: per cycle, four channels, each the mean of a
+    # group of trending sensors standardised over the fleet with wear
+    # positive. The factory gives each machine one of them.
+    with open(os.path.join(out, "cmapss_paths.csv"), "w") as f:
+        f.write("# NASA C-MAPSS FD001: per engine and cycle, mean standardised wear of four groups of trending sensors (wear positive)\n")
+        f.write("unit,cycle," + ",".join(name for name, _ in PATH_GROUPS) + "\n")
+        for unit, rs in sorted(engines.items()):
+            for r in rs:
+                vals = [mean(TRENDING[s] * (r[cols[s]] - stats[s][0]) / stats[s][1] for s in group) for _, group in PATH_GROUPS]
+                f.write("%d,%d," % (unit, int(r[1])) + ",".join("%.2f" % v for v in vals) + "\n")
+
+
+# The sensor groups behind the factory's four channels.
+PATH_GROUPS = [
+    ("vibration", (4, 11)),
+    ("temperature", (2, 3, 17)),
+    ("pressure", (7, 12)),
+    ("current", (15, 20, 21)),
+]
 
 
 if __name__ == "__main__":

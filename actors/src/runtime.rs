@@ -203,7 +203,7 @@ impl Runtime {
         parts: Vec<Vec<(u32, M::Item)>>,
         make: impl Fn(Vec<(u32, M::Item)>) -> M,
         total: usize,
-    ) -> Result<BatchReport, RuntimeError>
+    ) -> Result<(BatchReport, Vec<(u32, Observation)>), RuntimeError>
     where
         M: Routed,
         ShardActor: Handler<M>,
@@ -217,6 +217,7 @@ impl Runtime {
         let mut report = BatchReport::default();
         let mut events: Vec<(u32, Event, u64)> = Vec::new();
         let mut store_error = None;
+        let mut attached = Vec::new();
         for reply in replies {
             let reply: ShardReply = reply.map_err(|_| RuntimeError::Stopped)?;
             report.history_only += reply.history_only as usize;
@@ -226,16 +227,17 @@ impl Runtime {
             report.commands.extend(reply.commands);
             report.events += reply.event_count;
             events.extend(reply.events);
+            attached.extend(reply.attached);
             store_error = store_error.or(reply.store_error);
         }
         report.errors.sort_by_key(|(i, _)| *i);
-        report.applied = total - report.errors.len() - report.history_only;
+        report.applied = total.saturating_sub(report.errors.len() + report.history_only);
         if self.config.lockstep {
             self.log_in_order(events)?;
         }
         match store_error {
             Some(e) => Err(RuntimeError::Store(e)),
-            None => Ok(report),
+            None => Ok((report, attached)),
         }
     }
 
@@ -286,6 +288,7 @@ impl Runtime {
             total,
         )
         .await
+        .map(|(report, _)| report)
     }
 
     /// Applies a batch of observations. With `durable`, returns only once the
@@ -299,17 +302,33 @@ impl Runtime {
         let total = batch.len();
         let lockstep = self.config.lockstep;
         let parts = self.partition(batch, |o| o.entity);
-        let report = self
-            .scatter(
+        let send = |parts, attached| {
+            self.scatter(
                 parts,
-                |items| Ingest {
+                move |items| Ingest {
                     items,
                     durable,
                     lockstep,
+                    attached,
                 },
-                total,
+                if attached { 0 } else { total },
             )
-            .await?;
+        };
+        let (mut report, attached) = send(parts, false).await?;
+        if !attached.is_empty() {
+            // Sensors' readings reach what they are attached to after the
+            // batch, in the order of the inputs they came from. A refusal
+            // there (a kind that has no such measurand) is not the
+            // caller's: the sensor's reading was applied.
+            let n = self.shards.len();
+            let mut parts: Vec<Vec<(u32, Observation)>> = (0..n).map(|_| Vec::new()).collect();
+            for (i, o) in attached {
+                parts[o.entity.shard(n)].push((i, o));
+            }
+            let (passed, _) = send(parts, true).await?;
+            report.events += passed.events;
+            report.commands.extend(passed.commands);
+        }
         if durable && let Some(store) = self.store.clone() {
             blocking(move || store.flush()).await?;
         }
@@ -324,6 +343,7 @@ impl Runtime {
         let parts = self.partition(commands, |c| c.entity);
         self.scatter(parts, |items| Commands { items, lockstep }, total)
             .await
+            .map(|(report, _)| report)
     }
 
     /// Periodic upkeep at `now` on every shard, then passivation.
@@ -341,6 +361,7 @@ impl Runtime {
             0,
         )
         .await
+        .map(|(report, _)| report)
     }
 
     /// The current record of an entity, resident or passivated. A resident

@@ -14,11 +14,11 @@
 use bevy_ecs::prelude::*;
 use twin_core::state::{
     self, Applied, Common, EntityRecord, InputError, KindBehaviour, KindState, MachineState,
-    ParcelState, SensorState, VehicleState, ZoneState,
+    ParcelState, Relation, SensorState, VehicleState, ZoneState,
 };
 use twin_core::store::{Store, StoreError};
 use twin_core::{
-    Command, EntityChains, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime,
+    Command, EntityChains, EntityId, Event, EventBody, IdMap, Kind, Observation, SimTime, Source,
 };
 use twin_infer::models::Models;
 
@@ -112,6 +112,9 @@ pub struct ShardCore {
     pub commands: Vec<Command>,
     /// Readings the models derived, for the history.
     pub derived: Vec<Observation>,
+    /// Readings of sensors passed on to what they are attached to, for the
+    /// runtime to deliver after the batch.
+    pub attached: Vec<Observation>,
     /// Lockstep: the event-log chain of each entity of this shard.
     pub chains: EntityChains,
 }
@@ -137,6 +140,7 @@ impl ShardCore {
             events: Vec::new(),
             commands: Vec::new(),
             derived: Vec::new(),
+            attached: Vec::new(),
             chains: EntityChains::default(),
         }
     }
@@ -295,6 +299,9 @@ impl ShardCore {
                 state::command(&mut h.state, &mut h.common, c, &mut ctx).map(|()| Applied::Current)
             }
         };
+        if let (Ok(Applied::Current), Input::Observe(o)) = (&result, input) {
+            pass_on(&h.common, o, &mut self.attached);
+        }
         if let (Ok(Applied::Current), Input::Observe(o), Some(host), Some(mut f)) =
             (&result, input, &mut self.host, followers)
         {
@@ -489,6 +496,25 @@ impl ShardCore {
             by_kind!(k, self.collect_as(&mut out, false, |_| true));
         }
         out.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// Passes a sensor's reading on to each entity it is attached to, so that a
+/// machine shows its sensors' vibration and a parcel its probe's moisture.
+/// A reading already passed on, and a device's own battery, stay where
+/// they are.
+fn pass_on(common: &Common, obs: &Observation, out: &mut Vec<Observation>) {
+    if obs.source == Source::Attached || obs.measurand == twin_core::Measurand::Battery {
+        return;
+    }
+    for r in common.relations() {
+        if let Relation::AttachedTo(target) = r {
+            out.push(Observation {
+                entity: *target,
+                source: Source::Attached,
+                ..obs.clone()
+            });
+        }
     }
 }
 

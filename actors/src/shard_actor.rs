@@ -41,6 +41,9 @@ pub struct ShardReply {
     pub event_count: usize,
     /// A store failure while doing the batch's I/O.
     pub store_error: Option<String>,
+    /// Readings of attached sensors to pass on, by the index of the input
+    /// they came from.
+    pub attached: Vec<(u32, Observation)>,
 }
 
 /// A shard's core, shared by its actor and the readers of [`read`].
@@ -117,6 +120,9 @@ impl ShardActor {
         for (pos, (idx, item)) in items.iter().enumerate() {
             let before = core.events.len();
             let result = f(core, pos, item);
+            reply
+                .attached
+                .extend(core.attached.drain(..).map(|o| (*idx, o)));
             kept.push(matches!(result, Ok(_) | Err(InputError::OutOfOrder { .. })));
             match result {
                 Ok(Applied::Current) => {}
@@ -173,6 +179,9 @@ pub struct Ingest {
     /// batch durable.
     pub durable: bool,
     pub lockstep: bool,
+    /// Readings passed on from attached sensors: their history is the
+    /// sensor's, so only what models derive from them is written.
+    pub attached: bool,
 }
 
 impl Handler<Ingest> for ShardActor {
@@ -194,7 +203,7 @@ impl Handler<Ingest> for ShardActor {
                 .items
                 .iter()
                 .zip(&kept)
-                .filter(|(_, k)| **k)
+                .filter(|(_, k)| **k && !msg.attached)
                 .map(|((_, o), _)| o)
                 .chain(&derived);
             if let Err(e) = store.write_history(accepted) {

@@ -534,3 +534,53 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_sensors_reading_reaches_what_it_is_attached_to() {
+    let s = start(config(2));
+    let machine = EntityRecord::new(Kind::Machine, "att-m", "pump")
+        .with_state(KindState::Machine(MachineState::default()));
+    let m = machine.id();
+    let sensor = EntityRecord::new(Kind::Sensor, "att-s", "accelerometer")
+        .with_state(KindState::Sensor(SensorState::measuring(
+            &[Measurand::VibrationRms, Measurand::Humidity],
+            SimTime::secs(1),
+        )))
+        .with_relation(Relation::AttachedTo(m));
+    let id = sensor.id();
+    block_on(s.rt.create(vec![machine, sensor], SimTime::ZERO)).unwrap();
+    let obs = |t, m, v| Observation::number(id, SimTime::secs(t), m, v);
+    let r = block_on(s.rt.ingest(
+        vec![
+            obs(1, Measurand::VibrationRms, 2.5),
+            obs(2, Measurand::VibrationRms, 3.5),
+            // A machine has no humidity: the sensor keeps it, the caller
+            // is not told of a refusal that is not theirs.
+            obs(2, Measurand::Humidity, 40.0),
+            obs(3, Measurand::Battery, 80.0),
+        ],
+        false,
+    ))
+    .unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let rec = block_on(s.rt.get(m)).unwrap().unwrap();
+    let vib = rec.common.readings.get(Measurand::VibrationRms).unwrap();
+    assert_eq!(
+        (vib.value.as_f64(), vib.time),
+        (Some(3.5), SimTime::secs(2))
+    );
+    assert!(rec.common.readings.get(Measurand::Humidity).is_none());
+    assert!(
+        rec.common.readings.get(Measurand::Battery).is_none(),
+        "a device's battery is its own"
+    );
+    // The history is the sensor's, not written twice.
+    let store = s.rt.store().unwrap();
+    let history = |e| {
+        store
+            .raw_history(e, Measurand::VibrationRms, SimTime::ZERO, SimTime::hours(1))
+            .unwrap()
+            .len()
+    };
+    assert_eq!((history(id), history(m)), (2, 0));
+}

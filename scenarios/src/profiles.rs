@@ -130,6 +130,25 @@ pub fn degradation(life_fraction: f64) -> f64 {
     table[i].1 * (1.0 - f) + table[i + 1].1 * f
 }
 
+/// The wear paths of the 100 FD001 training engines, in unit order: per
+/// cycle, the standardised wear (positive with wear, about −0.7 new and
+/// 2.3 at failure) of four groups of the engine's trending sensors, which
+/// the factory reads as vibration, temperature, pressure and current.
+pub fn paths() -> &'static [Vec<[f32; 4]>] {
+    static TABLE: OnceLock<Vec<Vec<[f32; 4]>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut out: Vec<Vec<[f32; 4]>> = Vec::new();
+        for r in rows(include_str!("../../data/profiles/cmapss_paths.csv")) {
+            let unit = r[0] as usize;
+            if out.len() < unit {
+                out.push(Vec::new());
+            }
+            out[unit - 1].push([r[2] as f32, r[3] as f32, r[4] as f32, r[5] as f32]);
+        }
+        out
+    })
+}
+
 /// Lifetimes, in cycles, of the C-MAPSS FD001 training engines (128 to 362).
 pub fn lifetimes() -> &'static [f64] {
     static TABLE: OnceLock<Vec<f64>> = OnceLock::new();
@@ -143,6 +162,21 @@ pub fn lifetimes() -> &'static [f64] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_engine_has_its_path_and_wears_along_it() {
+        let (paths, lives) = (paths(), lifetimes());
+        assert_eq!(paths.len(), 100);
+        for (p, life) in paths.iter().zip(lives) {
+            assert_eq!(p.len(), *life as usize);
+            let mean =
+                |rows: &[[f32; 4]]| rows.iter().flatten().sum::<f32>() / (4 * rows.len()) as f32;
+            // Each starts where it starts (engines differ when new) and
+            // wears by well over a standard deviation to failure.
+            let (new, failing) = (mean(&p[..10]), mean(&p[p.len() - 10..]));
+            assert!(new < 0.3 && failing > 1.5 && failing - new > 1.5);
+        }
+    }
 
     #[test]
     fn the_profiles_keep_the_shapes_of_their_data() {

@@ -38,6 +38,9 @@ pub enum Source {
     Replay,
     /// An inference actor's estimate.
     Inference,
+    /// A reading of a sensor attached to the entity, passed on by the twin
+    /// so that a machine or a parcel shows what its sensors measure.
+    Attached,
 }
 
 /// One measured value of one entity at one time.

@@ -1,10 +1,12 @@
 //! The factory: machines that wear out and fail, technicians who repair them.
 //!
-//! Each machine has a hidden life (operating hours to failure, drawn from the
-//! C-MAPSS FD001 lifetimes) and an age; its degradation follows the mean
-//! C-MAPSS health trajectory of its fraction of life used. Wear runs faster
-//! under load, and load follows the shifts (day, night, weekend). Vibration,
-//! temperature, pressure and current rise with degradation; at the end of its
+//! Each machine follows the wear path of one C-MAPSS FD001 engine, drawn at
+//! each renewal: its life is that engine's cycles to failure (stretched by a
+//! factor of its own), and what its sensors read moves along that engine's
+//! own recorded sensors (noise, plateaus and knees included), with gains of
+//! its own, so that no single health number explains them. Wear runs faster
+//! under load, load follows the shifts (day, night, weekend) and shifts the
+//! readings' levels too; the machine reports its load. At the end of its
 //! life, or in a sudden failure, a machine goes down and stops producing.
 //!
 //! `BeginMaintenance` on a machine calls a technician, who walks to it,
@@ -36,6 +38,7 @@ const TEMPERATURE: u8 = 1;
 const PRESSURE: u8 = 2;
 const CURRENT: u8 = 3;
 const THROUGHPUT: u8 = 4;
+const LOAD: u8 = 5;
 
 /// Below this health a machine has failed.
 const FAILED: f64 = 0.05;
@@ -108,6 +111,10 @@ pub struct Machine {
     until_sudden_h: f64,
     /// `1 / life_h`, for the fraction of life used at every tick.
     per_life_h: f64,
+    /// The C-MAPSS engine whose wear path this life follows.
+    path: usize,
+    /// This machine's sensitivity of each reading to wear.
+    gains: [f64; 4],
     announced: Option<Mode>,
     rng: Light,
 }
@@ -122,12 +129,34 @@ impl Machine {
         }
     }
 
+    /// A new life: an engine's path, a stretch of it, gains.
     fn renew(&mut self, hours_per_cycle: f64) {
-        let lifetimes = profiles::lifetimes();
-        self.life_h = lifetimes[self.rng.random_range(0..lifetimes.len())] * hours_per_cycle;
+        let paths = profiles::paths();
+        self.path = self.rng.random_range(0..paths.len());
+        let stretch = self.rng.random_range(0.85..1.15);
+        self.life_h = paths[self.path].len() as f64 * hours_per_cycle * stretch;
         self.per_life_h = 1.0 / self.life_h;
+        for g in &mut self.gains {
+            *g = self.rng.random_range(0.75..1.25);
+        }
         self.age_h = 0.0;
         self.health = 1.0;
+    }
+
+    /// Wear of each reading now, from the path at the fraction of life
+    /// used (between two cycles, in proportion), one added so that a new
+    /// machine reads about 0.3 and a failing one about 3.3.
+    fn wear(&self) -> [f64; 4] {
+        let path = &profiles::paths()[self.path];
+        let x = (self.age_h * self.per_life_h).clamp(0.0, 1.0) * (path.len() - 1) as f64;
+        let (i, f) = (x as usize, x.fract());
+        let next = &path[(i + 1).min(path.len() - 1)];
+        let mut w = [0.0; 4];
+        for (k, w) in w.iter_mut().enumerate() {
+            let z = path[i][k] as f64 * (1.0 - f) + next[k] as f64 * f;
+            *w = (1.0 + z).max(0.0) * self.gains[k];
+        }
+        w
     }
 
     /// Draws the operating hours to the next sudden failure.
@@ -214,6 +243,12 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 Reading::Number(THROUGHPUT),
                 SimTime::minutes(1),
             ));
+            channels.push(b.ideal_channel(
+                id,
+                Measurand::Load,
+                Reading::Number(LOAD),
+                SimTime::minutes(1),
+            ));
             b.place(id, lon, lat);
             let mut rng = b.rng(Some(id), "machine");
             let mut machine = Machine {
@@ -229,6 +264,8 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 hazard: failures / 8760.0,
                 until_sudden_h: f64::INFINITY,
                 per_life_h: 0.0,
+                path: 0,
+                gains: [1.0; 4],
                 announced: None,
                 rng: b.rng(Some(id), "life"),
             };
@@ -346,12 +383,14 @@ fn operate_lane<F: QueryFilter>(
         if m.mode == Mode::Running {
             let d = 1.0 - m.health;
             let p = m.profile;
-            t[VIBRATION as usize] = p.vibration * (0.5 + 0.5 * load) + 9.0 * d * d;
-            t[TEMPERATURE as usize] = ambient + 25.0 * load + 25.0 * d;
-            t[PRESSURE as usize] = p.pressure * load * (1.0 - 0.25 * d);
-            t[CURRENT as usize] = p.current * (0.3 + 0.7 * load) * (1.0 + 0.15 * d);
+            let [wv, wt, wp, wc] = m.wear();
+            t[VIBRATION as usize] = p.vibration * (0.5 + 0.5 * load) + 1.6 * wv;
+            t[TEMPERATURE as usize] = ambient + 25.0 * load + 5.0 * wt;
+            t[PRESSURE as usize] = p.pressure * load * (1.0 - 0.06 * wp).max(0.0);
+            t[CURRENT as usize] = p.current * (0.3 + 0.7 * load) * (1.0 + 0.04 * wc);
             let rate = m.units_per_hour * load * (1.0 - 0.2 * d);
             t[THROUGHPUT as usize] = rate;
+            t[LOAD as usize] = 100.0 * load;
             m.produced += rate * dt;
         } else {
             t[VIBRATION as usize] = 0.05;
@@ -359,6 +398,7 @@ fn operate_lane<F: QueryFilter>(
             t[PRESSURE as usize] = 0.0;
             t[CURRENT as usize] = 0.0;
             t[THROUGHPUT as usize] = 0.0;
+            t[LOAD as usize] = 0.0;
         }
     }
 }

@@ -90,6 +90,7 @@ impl KindBehaviour for MachineState {
                 | Current
                 | Position
                 | Throughput
+                | Load
         )
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::behaviour::{Applied, Ctx};
 use crate::event::{AlertId, EventBody, Severity};
 use crate::measurand::{AlarmLimits, Measurand};
-use crate::observation::{Observation, Quality};
+use crate::observation::{Observation, Quality, Source};
 use crate::time::SimTime;
 use crate::value::Value;
 
@@ -200,6 +200,11 @@ impl Readings {
             measurand: obs.measurand,
             value: obs.value.clone(),
         });
+        // A reading passed on from an attached sensor raises no alarm of its
+        // own: the sensor that measured it does, once.
+        if obs.source == Source::Attached {
+            return Applied::Current;
+        }
         if let (Some(limits), Some(x)) = (obs.measurand.alarm(), obs.value.as_f64()) {
             let before = r.level;
             let after = before.next(limits, x);
