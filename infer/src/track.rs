@@ -151,7 +151,6 @@ impl Track {
         };
         let d2 = (innovation.transpose() * s_inv * innovation)[(0, 0)];
         if !d2.is_finite() || d2 > GATE {
-            self.rejected += 1;
             return Verdict::Rejected;
         }
         let k = p * h.transpose() * s_inv;
@@ -160,11 +159,12 @@ impl Track {
         self.p = i_kh * p * i_kh.transpose() + k * r * k.transpose();
         self.x = x + k * innovation;
         self.t = t;
-        self.rejected = 0;
         Verdict::Fused
     }
 
-    /// A GPS fix at `t` seconds.
+    /// A GPS fix at `t` seconds. Only fixes count towards a restart: a
+    /// filter whose fixes are all rejected has lost the vehicle, however
+    /// well its velocity agrees.
     pub fn fix(&mut self, t: f64, lon: f64, lat: f64) -> Verdict {
         if !(t.is_finite() && lon.is_finite() && lat.is_finite()) {
             return Verdict::Rejected;
@@ -178,12 +178,17 @@ impl Track {
         }
         let g = self.config.gps_m.powi(2);
         let h = Matrix2x4::new(1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0);
-        self.update(
+        let verdict = self.update(
             t,
             h,
             self.to_plane(lon, lat),
             Matrix2::from_diagonal(&Vector2::new(g, g)),
-        )
+        );
+        match verdict {
+            Verdict::Rejected => self.rejected += 1,
+            _ => self.rejected = 0,
+        }
+        verdict
     }
 
     /// A speed (m/s) and heading (degrees clockwise from north) taken
@@ -209,7 +214,44 @@ impl Track {
         // A floor keeps the update sane for a vehicle at rest.
         let r = j * sv * j.transpose() + Matrix2::identity() * 1e-4;
         let h = Matrix2x4::new(0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0);
-        self.update(t, h, z, r)
+        // The velocity is the one the vehicle held since the last update
+        // (a receiver reports the speed and heading of the fix it gives
+        // with them): it is fused at the start of that interval, and the
+        // state then moves on with it, so that the position follows a turn
+        // or a stop at once instead of a fix later.
+        let verdict = match self.update(self.t, h, z, r) {
+            Verdict::Rejected => {
+                // A turn or a stop, not an outlier (a speedometer and a
+                // compass do not jump by metres per second): the velocity
+                // is the measured one, known as well as it was measured.
+                self.x[2] = z[0];
+                self.x[3] = z[1];
+                for i in 0..2 {
+                    for k in 2..4 {
+                        self.p[(i, k)] = 0.0;
+                        self.p[(k, i)] = 0.0;
+                    }
+                }
+                self.p[(2, 2)] = r[(0, 0)];
+                self.p[(3, 3)] = r[(1, 1)];
+                self.p[(2, 3)] = r[(0, 1)];
+                self.p[(3, 2)] = r[(1, 0)];
+                Verdict::Fused
+            }
+            v => v,
+        };
+        // The interval's displacement is that velocity times its length:
+        // no acceleration noise on the position, only on the velocity
+        // that the next interval starts from.
+        let dt = (t - self.t).max(0.0);
+        let mut f = Matrix4::identity();
+        f[(0, 2)] = dt;
+        f[(1, 3)] = dt;
+        let q = self.config.accel_ms2.powi(2) * dt * dt;
+        self.x = f * self.x;
+        self.p = f * self.p * f.transpose() + Matrix4::from_diagonal(&Vector4::new(0.0, 0.0, q, q));
+        self.t = self.t.max(t);
+        verdict
     }
 
     /// The belief at `t` seconds (coasting from the last update); `None`

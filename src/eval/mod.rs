@@ -4,6 +4,7 @@
 
 pub mod cmapss;
 pub mod nab;
+pub mod world;
 
 use clap::{Args as ClapArgs, Subcommand};
 
@@ -22,11 +23,14 @@ enum What {
     Nab(nab::Args),
     /// The RUL model on NASA's C-MAPSS turbofan benchmark.
     Cmapss(cmapss::Args),
+    /// A scenario with its models on, scored against the world's truth.
+    World(world::Args),
 }
 
 pub fn main(args: Args) -> Result<()> {
     match args.what {
         What::Nab(a) => nab::main(a),
         What::Cmapss(a) => cmapss::main(a),
+        What::World(a) => world::main(a),
     }
 }

@@ -1,6 +1,7 @@
 //! `twin train`: fits a model offline, in pure Rust, and writes the model
 //! file the twin loads (`[[inference]]` in a scenario names it).
 
+mod lives;
 pub mod rul;
 
 use clap::{Args as ClapArgs, Subcommand};

@@ -125,6 +125,8 @@ measurands! {
     Treatment => "treatment", "", Flag, 0.0, 1.0, NO, true;
     Destination => "destination", "deg", Point, -INF, INF, NO, true;
     AnomalyScore => "anomaly_score", "", Number, 0.0, 1.0, NO, false;
+    PositionEstimate => "position_estimate", "deg", Point, -INF, INF, NO, false;
+    PositionSigma => "position_sigma", "m", Number, 0.0, 1.0e7, NO, false;
 }
 
 impl fmt::Display for Measurand {

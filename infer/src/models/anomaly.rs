@@ -141,10 +141,7 @@ impl Model for Anomaly {
     }
 
     fn restore(self: Arc<Self>, saved: &[u8]) -> Result<Box<dyn Follower>, Error> {
-        let state: State = postcard::from_bytes(saved).map_err(|e| Error::State {
-            model: "anomaly".into(),
-            what: e.to_string(),
-        })?;
+        let state: State = super::saved("anomaly", saved)?;
         Ok(Box::new(Follow { model: self, state }))
     }
 }

@@ -12,6 +12,8 @@
 //! Adding a model is one file in this folder plus one line in [`REGISTRY`].
 
 pub mod anomaly;
+pub mod rul;
+pub mod track;
 
 use std::sync::Arc;
 
@@ -148,7 +150,11 @@ pub type Files<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 type Build = fn(&Spec, Files) -> Result<Arc<dyn Model>, Error>;
 
 /// Every model the twin knows, by the name `[[inference]]` gives.
-pub const REGISTRY: &[(&str, Build)] = &[("anomaly", anomaly::build)];
+pub const REGISTRY: &[(&str, Build)] = &[
+    ("anomaly", anomaly::build),
+    ("rul", rul::build),
+    ("track", track::build),
+];
 
 /// The models a twin runs, each under its key, built once and shared by
 /// every shard.
@@ -214,6 +220,14 @@ pub fn build(spec: &Spec, files: Files) -> Result<Arc<dyn Model>, Error> {
         .find(|(n, _)| *n == spec.model)
         .ok_or_else(|| Error::Unknown(spec.model.clone()))?;
     build(spec, files)
+}
+
+/// A follower's state from the bytes its `save` wrote (postcard).
+pub(crate) fn saved<T: serde::de::DeserializeOwned>(model: &str, bytes: &[u8]) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::State {
+        model: model.into(),
+        what: e.to_string(),
+    })
 }
 
 /// [`Files`] for models that read none, and for tests.

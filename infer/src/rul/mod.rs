@@ -15,11 +15,13 @@
 //! whose true remaining life is within `horizon` calibrate, so the interval
 //! is tuned to the span where an estimate matters.
 
+pub mod cycles;
 pub mod features;
 
 use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 use serde::{Deserialize, Serialize};
 
+pub use cycles::{Columns, Cycles, Step};
 pub use features::{Regimes, Window};
 /// A point estimate of remaining life and its 90 % interval, in cycles.
 pub use twin_core::value::Estimate;
@@ -157,6 +159,10 @@ pub struct Model {
     regimes: Regimes,
     trees: Vec<GradientBooster>,
     calibration: Calibration,
+    /// What a twin feeds it, for a model trained on a twin's machines
+    /// (none for one trained on a C-MAPSS file).
+    #[serde(default)]
+    pub columns: Option<Columns>,
 }
 
 /// Feature rows (row-major) and targets of a set of histories.
@@ -327,6 +333,7 @@ impl Model {
             regimes,
             trees,
             calibration: Calibration::fit(pairs),
+            columns: None,
         })
     }
 
@@ -408,9 +415,17 @@ impl Model {
             return Err(Error::File("no interval calibration".into()));
         }
         m.regimes.check().map_err(Error::File)?;
+        if let Some(c) = &m.columns {
+            c.check().map_err(Error::File)?;
+            if (c.settings.len(), c.sensors.len()) != m.regimes.shape() {
+                return Err(Error::File(
+                    "its columns and its regimes disagree on the row's shape".into(),
+                ));
+            }
+        }
         Ok(m)
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,7 @@ use super::*;
 /// sensor, wear that grows exponentially towards failure, and noise. The
 /// noise comes from a fixed linear congruential sequence so the test needs
 /// no random crate and is the same on every run.
-fn fleet(units: u32, seed: u64) -> Vec<Trajectory> {
+pub(crate) fn fleet(units: u32, seed: u64) -> Vec<Trajectory> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     let mut uniform = move || {
         s = s
@@ -37,7 +37,7 @@ fn fleet(units: u32, seed: u64) -> Vec<Trajectory> {
         .collect()
 }
 
-fn small() -> Config {
+pub(crate) fn small() -> Config {
     Config {
         iterations: 120,
         ensemble: 2,

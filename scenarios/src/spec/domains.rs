@@ -133,6 +133,10 @@ pub struct FactorySpec {
     pub shifts: ShiftSpec,
     /// Position model of the technicians (GPS), e.g. `gps`.
     pub gps: Option<toml::Spanned<String>>,
+    /// The C-MAPSS FD001 engines (units, first and last, of 1 to 100) whose
+    /// wear paths machines draw from; all by default. A model trained on
+    /// some engines is scored honestly on worlds drawing from the others.
+    pub engines: Option<[usize; 2]>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

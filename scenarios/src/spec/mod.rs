@@ -117,7 +117,20 @@ const BUILTIN: &[Builtin] = &[
     (
         "factory",
         include_str!("../../../data/scenarios/factory.toml"),
-        &[],
+        &[
+            (
+                "models/rul-factory-pump.json",
+                include_str!("../../../data/scenarios/models/rul-factory-pump.json"),
+            ),
+            (
+                "models/rul-factory-motor.json",
+                include_str!("../../../data/scenarios/models/rul-factory-motor.json"),
+            ),
+            (
+                "models/rul-factory-cnc-mill.json",
+                include_str!("../../../data/scenarios/models/rul-factory-cnc-mill.json"),
+            ),
+        ],
     ),
 ];
 
@@ -201,7 +214,7 @@ impl Scenario {
             assets: &[],
         };
         scenario.check(text)?;
-        scenario.models()?;
+        scenario.check_models()?;
         Ok(scenario)
     }
 
@@ -217,6 +230,32 @@ impl Scenario {
             .map_err(|e| ScenarioError::new(&self.file, format!("[[inference]]: {e}")))
     }
 
+    /// What can be known of the models without building them (a model file
+    /// can take seconds to load): the names and the files. Their parameters
+    /// are checked when they are built ([`Scenario::models`]).
+    fn check_models(&self) -> Result<(), ScenarioError> {
+        for (i, spec) in self.spec.inference.iter().enumerate() {
+            if !twin_infer::models::REGISTRY
+                .iter()
+                .any(|(n, _)| *n == spec.model)
+            {
+                let known: Vec<&str> = twin_infer::models::REGISTRY
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err(ScenarioError::new(
+                    &self.file,
+                    format!(
+                        "inference[{i}]: unknown model {:?} (known: {})",
+                        spec.model,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.model_files().map(|_| ())
+    }
+
     /// The files the inference models read, by the name the scenario gives
     /// them, for a recording to carry.
     pub fn model_files(&self) -> Result<Vec<(String, String)>, ScenarioError> {
@@ -226,6 +265,26 @@ impl Scenario {
             .filter_map(|s| s.file.as_deref())
             .map(|name| Ok((name.to_string(), self.read_relative(name)?.1)))
             .collect()
+    }
+
+    /// The same factory drawing its machines' wear paths from C-MAPSS
+    /// engines `first` to `last` only (see `factory.engines`).
+    pub fn with_engines(mut self, [first, last]: [usize; 2]) -> Result<Scenario, ScenarioError> {
+        let n = crate::profiles::paths().len();
+        let Some(f) = self.spec.factory.as_mut() else {
+            return Err(ScenarioError::new(
+                &self.file,
+                "engines: the scenario has no [factory]",
+            ));
+        };
+        if !(1 <= first && first <= last && last <= n) {
+            return Err(ScenarioError::new(
+                &self.file,
+                format!("engines {first}-{last}: not a range of units within 1-{n}"),
+            ));
+        }
+        f.engines = Some([first, last]);
+        Ok(self)
     }
 
     /// The same scenario with another seed.
@@ -336,7 +395,20 @@ impl Scenario {
             Ok(())
         };
         map("weather.sensors", &s.weather.sensors)?;
+        for (name, m) in &s.sensors {
+            if let Some(v) = &m.velocity {
+                model(&format!("sensors.{name}.velocity"), v)?;
+            }
+        }
         if let Some(f) = &s.factory {
+            if let Some([a, b]) = f.engines
+                && !(1 <= a && a <= b && b <= crate::profiles::paths().len())
+            {
+                return Err(err(format!(
+                    "factory.engines: [{a}, {b}] is not a range of units within [1, {}]",
+                    crate::profiles::paths().len()
+                )));
+            }
             for (i, g) in f.machines.iter().enumerate() {
                 map(&format!("factory.machines[{i}].sensors"), &g.sensors)?;
             }

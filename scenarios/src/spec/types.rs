@@ -129,6 +129,10 @@ pub struct SensorModelSpec {
     /// Resolution: values are rounded to a multiple of it (0: no rounding).
     #[serde(default)]
     pub resolution: f64,
+    /// For a position model: the model of the speed and heading the same
+    /// receiver reports (a GPS derives them from Doppler shifts, far more
+    /// precisely than its fixes); by default this model itself.
+    pub velocity: Option<toml::Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]

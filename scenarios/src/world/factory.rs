@@ -130,11 +130,11 @@ impl Machine {
     }
 
     /// A new life: an engine's path, a stretch of it, gains.
-    fn renew(&mut self, hours_per_cycle: f64) {
+    fn renew(&mut self, lives: &Lives) {
         let paths = profiles::paths();
-        self.path = self.rng.random_range(0..paths.len());
+        self.path = self.rng.random_range(lives.engines.clone());
         let stretch = self.rng.random_range(0.85..1.15);
-        self.life_h = paths[self.path].len() as f64 * hours_per_cycle * stretch;
+        self.life_h = paths[self.path].len() as f64 * lives.hours_per_cycle * stretch;
         self.per_life_h = 1.0 / self.life_h;
         for g in &mut self.gains {
             *g = self.rng.random_range(0.75..1.25);
@@ -177,10 +177,18 @@ pub struct Technician {
     repairing_until: Option<SimTime>,
 }
 
+/// What a machine's new life is drawn from.
+#[derive(Clone)]
+struct Lives {
+    hours_per_cycle: f64,
+    /// Indexes of the C-MAPSS engines whose paths lives follow.
+    engines: std::ops::RangeInclusive<usize>,
+}
+
 #[derive(Resource)]
 struct Shop {
     shifts: ShiftSpec,
-    hours_per_cycle: f64,
+    lives: Lives,
     repair: SimTime,
     /// Machines waiting for a technician, first come first served.
     queue: std::collections::VecDeque<Entity>,
@@ -216,6 +224,11 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         .events
         .failures
         .map_or(0.0, |f| f.per_machine_year);
+    let [first, last] = spec.engines.unwrap_or([1, profiles::paths().len()]);
+    let lives = Lives {
+        hours_per_cycle: spec.hours_per_cycle,
+        engines: first - 1..=last - 1,
+    };
     let mut n = 0;
     for (g, group) in spec.machines.iter().enumerate() {
         for i in 0..b.scaled(group.count) {
@@ -269,7 +282,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 announced: None,
                 rng: b.rng(Some(id), "life"),
             };
-            machine.renew(spec.hours_per_cycle);
+            machine.renew(&lives);
             machine.next_sudden();
             machine.age_h =
                 machine.life_h * group.initial_life_used.sample(&mut rng).clamp(0.0, 1.0);
@@ -309,7 +322,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
     }
     b.ecs.insert_resource(Shop {
         shifts: spec.shifts,
-        hours_per_cycle: spec.hours_per_cycle,
+        lives,
         repair: spec.technicians.repair.0,
         queue: Default::default(),
     });
@@ -427,7 +440,7 @@ fn technicians(
                 if let Some(until) = tech.repairing_until {
                     mover.stop();
                     if now >= until {
-                        m.renew(shop.hours_per_cycle);
+                        m.renew(&shop.lives);
                         m.mode = Mode::Running;
                         tech.job = None;
                         tech.repairing_until = None;
@@ -463,9 +476,9 @@ pub fn command(world: &mut World, entity: Entity, cmd: &Command) -> bool {
             }
             if techs == 0 {
                 // No technicians: the crew on the spot repairs at once.
-                let hours = shop.hours_per_cycle;
+                let lives = shop.lives.clone();
                 let mut m = world.get_mut::<Machine>(entity).expect("checked");
-                m.renew(hours);
+                m.renew(&lives);
                 m.mode = Mode::Running;
             } else {
                 shop.queue.push_back(entity);

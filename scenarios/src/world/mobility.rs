@@ -76,13 +76,29 @@ pub fn gps_channels(
     id: EntityId,
     gps: &str,
 ) -> Result<Vec<Channel>, ScenarioError> {
+    // Speed and heading come from the receiver's velocity model, if any.
+    let velocity = b
+        .scenario
+        .spec
+        .sensors
+        .get(gps)
+        .and_then(|m| m.velocity.as_ref())
+        .map_or_else(|| gps.to_string(), |v| v.get_ref().clone());
     Ok(vec![
         b.channel(id, Measurand::Position, Reading::Point(LON), gps)?,
-        b.channel(id, Measurand::Speed, Reading::Number(SPEED), gps)?,
-        b.channel(id, Measurand::Heading, Reading::Number(HEADING), gps)?,
+        b.channel(id, Measurand::Speed, Reading::Number(SPEED), &velocity)?,
+        b.channel(id, Measurand::Heading, Reading::Number(HEADING), &velocity)?,
     ])
 }
 
 /// The region's local frame, as a resource for the systems that move things.
 #[derive(Resource, Clone, Copy, Debug)]
 pub struct Frame(pub Local);
+
+/// Where every moving thing truly is now: (entity, lon, lat).
+pub fn positions(world: &mut World) -> Vec<(EntityId, f64, f64)> {
+    let mut q = world.query_filtered::<(&super::Twin, &Truth), With<Mover>>();
+    q.iter(world)
+        .map(|(t, truth)| (t.0, truth.0[LON as usize], truth.0[LON as usize + 1]))
+        .collect()
+}

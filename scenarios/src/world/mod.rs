@@ -173,6 +173,12 @@ impl SimWorld {
         self.ecs.resource::<lanes::Lanes>().parallel
     }
 
+    /// Where every vehicle and technician truly is now: (entity, lon, lat).
+    /// For scoring only, like [`SimWorld::truth`].
+    pub fn positions(&mut self) -> Vec<(EntityId, f64, f64)> {
+        mobility::positions(&mut self.ecs)
+    }
+
     /// What the twin cannot see, now.
     pub fn truth(&mut self) -> GroundTruth {
         truth::collect(&mut self.ecs)

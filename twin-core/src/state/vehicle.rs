@@ -78,7 +78,16 @@ impl KindBehaviour for VehicleState {
         use Measurand::*;
         matches!(
             m,
-            Position | Heading | Speed | Load | Occupancy | Status | Headway | Destination
+            Position
+                | Heading
+                | Speed
+                | Load
+                | Occupancy
+                | Status
+                | Headway
+                | Destination
+                | PositionEstimate
+                | PositionSigma
         )
     }
 
