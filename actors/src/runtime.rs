@@ -320,6 +320,12 @@ impl Runtime {
             // batch, in the order of the inputs they came from. A refusal
             // there (a kind that has no such measurand) is not the
             // caller's: the sensor's reading was applied.
+            // In input order whatever the number of shards, so that a
+            // machine takes its sensors' readings in the same order in
+            // any lockstep run (the sort is stable: one input's readings
+            // keep the order of its relations).
+            let mut attached = attached;
+            attached.sort_by_key(|(i, _)| *i);
             let n = self.shards.len();
             let mut parts: Vec<Vec<(u32, Observation)>> = (0..n).map(|_| Vec::new()).collect();
             for (i, o) in attached {

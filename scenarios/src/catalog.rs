@@ -151,7 +151,8 @@ mod tests {
             "name = \"x\"\npassword = \"hunter2\"\n",
         )
         .unwrap();
-        let text = std::fs::read_to_string("../data/scenarios/factory.toml").unwrap();
+        // A scenario of its own (the factory names model files beside it).
+        let text = std::fs::read_to_string("../data/scenarios/city.toml").unwrap();
         std::fs::write(inside.join("mine.toml"), &text).unwrap();
         let c = Catalog::new(Some(&inside)).unwrap();
         assert!(c.names().contains(&"mine.toml".to_string()));

@@ -154,10 +154,10 @@ impl Scenario {
     /// A built-in scenario by name (`city`, `factory`, `farm-cocoa`, `garden`).
     pub fn builtin(name: &str) -> Option<Scenario> {
         let (name, text, assets) = BUILTIN.iter().find(|b| b.0 == name)?;
-        let mut s = Scenario::parse(text, format!("data/scenarios/{name}.toml"))
-            .expect("built-in scenarios are valid");
-        s.assets = assets;
-        Some(s)
+        Some(
+            Scenario::parse_with(text, format!("data/scenarios/{name}.toml"), assets)
+                .expect("built-in scenarios are valid"),
+        )
     }
 
     /// A scenario file at `name_or_path`, or else the built-in of that name.
@@ -198,6 +198,15 @@ impl Scenario {
 
     /// Parses scenario text; `file` names it in errors and anchors relative paths.
     pub fn parse(text: &str, file: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(text, file, &[])
+    }
+
+    /// [`Scenario::parse`] with the files compiled in beside it.
+    fn parse_with(
+        text: &str,
+        file: impl AsRef<Path>,
+        assets: &'static [(&'static str, &'static str)],
+    ) -> Result<Scenario, ScenarioError> {
         let file = file.as_ref();
         let spec: ScenarioSpec =
             toml::from_str(text).map_err(|e| ScenarioError::new(file, e.to_string()))?;
@@ -211,7 +220,7 @@ impl Scenario {
             spec,
             file: file.to_path_buf(),
             calendar,
-            assets: &[],
+            assets,
         };
         scenario.check(text)?;
         scenario.check_models()?;
