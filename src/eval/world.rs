@@ -110,7 +110,8 @@ pub fn main(a: Args) -> Result<()> {
 struct Life {
     /// (time, estimate, low, high), hours.
     estimates: Vec<(SimTime, f64, f64, f64)>,
-    warnings: Vec<SimTime>,
+    /// (time, from the RUL model rather than an anomaly alert).
+    warnings: Vec<(SimTime, bool)>,
 }
 
 #[derive(Default)]
@@ -120,8 +121,9 @@ struct Tally {
     stopped: std::collections::HashSet<EntityId>,
     /// Anomaly alerts while their machine was stopped.
     alerts_stopped: usize,
-    /// (machine, time, wore out, lead of the first warning).
-    failures: Vec<(EntityId, SimTime, bool, Option<SimTime>)>,
+    /// (machine, time, wore out, lead of the first warning, lead of the
+    /// first RUL warning).
+    failures: Vec<(EntityId, SimTime, bool, Option<SimTime>, Option<SimTime>)>,
     /// (rul error, covered) per scored estimate.
     rul: Vec<(f64, bool)>,
     /// (machine the series belongs to, time) per anomaly alert.
@@ -220,12 +222,15 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
                     .is_some_and(|m| m.health <= 0.1);
                 let life = tally.lives.remove(&id).unwrap_or_default();
                 // The earliest warning within the window before the failure.
-                let lead = life
-                    .warnings
-                    .iter()
-                    .map(|w| at - *w)
-                    .filter(|lead| *lead <= a.warn_within)
-                    .max();
+                let lead = |rul_only: bool| {
+                    life.warnings
+                        .iter()
+                        .filter(|(_, rul)| *rul || !rul_only)
+                        .map(|(w, _)| at - *w)
+                        .filter(|lead| *lead <= a.warn_within)
+                        .max()
+                };
+                let (lead, rul_lead) = (lead(false), lead(true));
                 if worn {
                     for (t, v, lo, hi) in &life.estimates {
                         let left = (at - *t).as_secs_f64() / 3600.0;
@@ -236,7 +241,7 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
                         }
                     }
                 }
-                tally.failures.push((id, at, worn, lead));
+                tally.failures.push((id, at, worn, lead, rul_lead));
                 driver.world.deliver(Command {
                     entity: id,
                     time: at,
@@ -271,8 +276,13 @@ fn drain(
             } else {
                 attached.get(&e.entity).copied()
             };
-            let warn = |tally: &mut Tally, m: EntityId| {
-                tally.lives.entry(m).or_default().warnings.push(e.time);
+            let warn = |tally: &mut Tally, m: EntityId, rul: bool| {
+                tally
+                    .lives
+                    .entry(m)
+                    .or_default()
+                    .warnings
+                    .push((e.time, rul));
             };
             match &e.body {
                 EventBody::StatusChanged {
@@ -312,10 +322,10 @@ fn drain(
                     }
                     tally.alerts.push((machine, e.time));
                     if let Some(m) = machine {
-                        warn(tally, m);
+                        warn(tally, m, false);
                     }
                 }
-                EventBody::RulBelow { .. } => warn(tally, e.entity),
+                EventBody::RulBelow { .. } => warn(tally, e.entity, true),
                 EventBody::StateChanged {
                     measurand: m @ (Measurand::Position | Measurand::PositionEstimate),
                     value: Value::Point { lon, lat },
@@ -358,6 +368,19 @@ fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
         "median_warning_lead_h".into(),
         leads
             .get(leads.len() / 2)
+            .map_or(Json::Null, |l| json!(round(*l))),
+    );
+    let mut rul_leads: Vec<f64> = t
+        .failures
+        .iter()
+        .filter_map(|f| f.4.map(|l| l.as_secs_f64() / 3600.0))
+        .collect();
+    rul_leads.sort_by(f64::total_cmp);
+    out.insert("failures_warned_by_rul".into(), json!(rul_leads.len()));
+    out.insert(
+        "median_rul_warning_lead_h".into(),
+        rul_leads
+            .get(rul_leads.len() / 2)
             .map_or(Json::Null, |l| json!(round(*l))),
     );
     out.insert("rul_estimates_scored".into(), json!(t.rul.len()));
