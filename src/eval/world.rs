@@ -114,6 +114,18 @@ struct Life {
     warnings: Vec<(SimTime, bool)>,
 }
 
+/// A machine that went down.
+struct Failure {
+    machine: EntityId,
+    at: SimTime,
+    /// Worn out, not a sudden failure.
+    worn: bool,
+    /// Lead of the earliest warning of any kind within the window, and of
+    /// the earliest from the RUL model.
+    lead: Option<SimTime>,
+    rul_lead: Option<SimTime>,
+}
+
 #[derive(Default)]
 struct Tally {
     lives: HashMap<EntityId, Life>,
@@ -121,9 +133,7 @@ struct Tally {
     stopped: std::collections::HashSet<EntityId>,
     /// Anomaly alerts while their machine was stopped.
     alerts_stopped: usize,
-    /// (machine, time, wore out, lead of the first warning, lead of the
-    /// first RUL warning).
-    failures: Vec<(EntityId, SimTime, bool, Option<SimTime>, Option<SimTime>)>,
+    failures: Vec<Failure>,
     /// (rul error, covered) per scored estimate.
     rul: Vec<(f64, bool)>,
     /// (machine the series belongs to, time) per anomaly alert.
@@ -241,7 +251,13 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
                         }
                     }
                 }
-                tally.failures.push((id, at, worn, lead, rul_lead));
+                tally.failures.push(Failure {
+                    machine: id,
+                    at,
+                    worn,
+                    lead,
+                    rul_lead,
+                });
                 driver.world.deliver(Command {
                     entity: id,
                     time: at,
@@ -346,12 +362,12 @@ fn drain(
 fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
     let mut out = Map::new();
     let days = a.r#for.as_secs_f64() / 86_400.0;
-    let wear: Vec<_> = t.failures.iter().filter(|f| f.2).collect();
-    let warned = t.failures.iter().filter(|f| f.3.is_some()).count();
+    let wear: Vec<_> = t.failures.iter().filter(|f| f.worn).collect();
+    let warned = t.failures.iter().filter(|f| f.lead.is_some()).count();
     let mut leads: Vec<f64> = t
         .failures
         .iter()
-        .filter_map(|f| f.3.map(|l| l.as_secs_f64() / 3600.0))
+        .filter_map(|f| f.lead.map(|l| l.as_secs_f64() / 3600.0))
         .collect();
     leads.sort_by(f64::total_cmp);
     out.insert("failures".into(), json!(t.failures.len()));
@@ -362,7 +378,7 @@ fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
     out.insert("failures_warned".into(), json!(warned));
     out.insert(
         "wear_failures_warned".into(),
-        json!(wear.iter().filter(|f| f.3.is_some()).count()),
+        json!(wear.iter().filter(|f| f.lead.is_some()).count()),
     );
     out.insert(
         "median_warning_lead_h".into(),
@@ -373,7 +389,7 @@ fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
     let mut rul_leads: Vec<f64> = t
         .failures
         .iter()
-        .filter_map(|f| f.4.map(|l| l.as_secs_f64() / 3600.0))
+        .filter_map(|f| f.rul_lead.map(|l| l.as_secs_f64() / 3600.0))
         .collect();
     rul_leads.sort_by(f64::total_cmp);
     out.insert("failures_warned_by_rul".into(), json!(rul_leads.len()));
@@ -402,7 +418,7 @@ fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
             !m.is_some_and(|m| {
                 t.failures
                     .iter()
-                    .any(|f| f.0 == m && f.1 > *at && f.1 - *at <= a.warn_within)
+                    .any(|f| f.machine == m && f.at > *at && f.at - *at <= a.warn_within)
             })
         })
         .count();
