@@ -25,6 +25,7 @@
 
 pub mod bench;
 pub mod bench_grpc;
+pub mod bench_inference;
 pub mod bench_store;
 pub mod control;
 pub mod drive;

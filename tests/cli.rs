@@ -368,6 +368,35 @@ fn bench_runtime_prints_every_figure() {
 }
 
 #[test]
+fn bench_inference_prints_every_figure() {
+    let o = twin(&[
+        "bench",
+        "inference",
+        "--series",
+        "2000",
+        "--probation",
+        "20",
+        "--rounds",
+        "5",
+        "--runs",
+        "1",
+        "--machines",
+        "50",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    for key in [
+        "twin_obs_per_s",
+        "anomaly_obs_per_s",
+        "anomaly_ratio",
+        "rul_predictions_per_s",
+    ] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key}: {v}");
+    }
+}
+
+#[test]
 fn bench_world_prints_every_figure() {
     let o = twin(&[
         "bench",

@@ -18,6 +18,7 @@ use twin_core::{EntityId, IdMap, Kind, Measurand, Observation, SimTime, Value};
 
 use crate::bus::{Delivery, Filter};
 use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
+use twin_infer::models::Models;
 
 /// Sensor ids `sensor/s-0000000`… and their records.
 pub fn sensors(n: usize) -> (Vec<EntityId>, impl Iterator<Item = EntityRecord>) {
@@ -38,9 +39,18 @@ pub fn sensors(n: usize) -> (Vec<EntityId>, impl Iterator<Item = EntityRecord>) 
 /// `rounds` observations of every sensor, one round per simulated second, in
 /// batches of `batch`.
 pub fn load(ids: &[EntityId], rounds: usize, batch: usize) -> Vec<Vec<Observation>> {
+    load_rounds(ids, 0..rounds, batch)
+}
+
+/// [`load`] of the rounds `rounds` only.
+pub fn load_rounds(
+    ids: &[EntityId],
+    rounds: std::ops::Range<usize>,
+    batch: usize,
+) -> Vec<Vec<Observation>> {
     let mut out = Vec::new();
     let mut cur = Vec::with_capacity(batch);
-    for r in 0..rounds {
+    for r in rounds {
         for (i, id) in ids.iter().enumerate() {
             cur.push(reading(*id, i, r, SimTime::secs(r as i64 + 1)));
             if cur.len() == batch {
@@ -141,6 +151,7 @@ fn populated(
     batch: usize,
     workers: usize,
     store: Option<Store>,
+    models: Models,
 ) -> Result<(Runtime, Vec<EntityId>), RuntimeError> {
     let rt = Runtime::start(
         RuntimeConfig {
@@ -149,6 +160,7 @@ fn populated(
             passivate_after: None,
             bus_capacity: 4096,
             max_batch: batch.max(100_000),
+            models,
             ..RuntimeConfig::default()
         },
         store,
@@ -172,7 +184,7 @@ pub fn twin_obs_per_s(
     batch: usize,
     workers: usize,
 ) -> Result<TwinRun, RuntimeError> {
-    let (rt, ids) = populated(n, batch, workers, None)?;
+    let (rt, ids) = populated(n, batch, workers, None, Models::default())?;
     let batches = load(&ids, rounds, batch);
     let total = count(&batches);
     let mut sub = rt.bus().subscribe(Filter::all());
@@ -210,6 +222,42 @@ pub fn twin_obs_per_s(
     })
 }
 
+/// Observations per second through a runtime of `n` sensors hosting
+/// `models` (none: the plain twin), timed over `rounds` rounds once every
+/// series has had `warm` (past its models' probation: steady state); no
+/// history, no subscriber.
+pub fn followed_obs_per_s(
+    n: usize,
+    warm: usize,
+    rounds: usize,
+    batch: usize,
+    workers: usize,
+    models: Models,
+) -> Result<f64, RuntimeError> {
+    let (rt, ids) = populated(n, batch, workers, None, models)?;
+    let ingest = |batches: Vec<Vec<Observation>>| {
+        futures::executor::block_on(async {
+            let mut applied = 0;
+            let mut stream = futures::stream::iter(batches)
+                .map(|b| rt.ingest(b, false))
+                .buffer_unordered(4);
+            while let Some(r) = stream.next().await {
+                applied += r?.applied;
+            }
+            Ok::<_, RuntimeError>(applied)
+        })
+    };
+    ingest(load_rounds(&ids, 0..warm, batch))?;
+    let measured = load_rounds(&ids, warm..warm + rounds, batch);
+    let total = count(&measured);
+    let start = Instant::now();
+    let applied = ingest(measured)?;
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(applied, total, "every observation applied");
+    drop(rt);
+    Ok(total as f64 / secs)
+}
+
 /// Simulated time between two readings of a sensor in [`history_steady`]:
 /// an hour holds 120 readings per series, enough to seal its chunks.
 const HISTORY_STEP_S: i64 = 30;
@@ -241,7 +289,7 @@ pub fn history_steady(
     workers: usize,
     store: Store,
 ) -> Result<HistoryRun, RuntimeError> {
-    let (rt, ids) = populated(n, batch, workers, Some(store.clone()))?;
+    let (rt, ids) = populated(n, batch, workers, Some(store.clone()), Models::default())?;
     let per_hour = (3600 / HISTORY_STEP_S) as usize;
     let (hour_tx, hour_rx) = std::sync::mpsc::channel::<i64>();
     let compactor = std::thread::spawn(move || {

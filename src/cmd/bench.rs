@@ -73,6 +73,15 @@ enum What {
         #[command(flatten)]
         bench: twin::bench_store::StoreBench,
     },
+    /// What hosting the anomaly model on every series costs the runtime,
+    /// and RUL estimates per second (see `twin::bench_inference`).
+    Inference {
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bench: twin::bench_inference::InferenceBench,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -105,6 +114,17 @@ pub fn main(args: Args) -> Result<()> {
             } else {
                 for (k, x) in v.as_object().expect("an object") {
                     println!("{k:<40} {x}");
+                }
+            }
+            Ok(())
+        }
+        What::Inference { json, bench } => {
+            let v = twin::bench_inference::run(&bench)?;
+            if json {
+                println!("{v}");
+            } else if let Some(o) = v.as_object() {
+                for (k, x) in o {
+                    println!("{k}: {x}");
                 }
             }
             Ok(())
