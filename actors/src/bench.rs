@@ -176,6 +176,20 @@ fn populated(
     Ok((rt, ids))
 }
 
+/// Ingests `batches`, four in flight; returns how many were applied.
+fn ingest_all(rt: &Runtime, batches: Vec<Vec<Observation>>) -> Result<usize, RuntimeError> {
+    futures::executor::block_on(async {
+        let mut applied = 0;
+        let mut stream = futures::stream::iter(batches)
+            .map(|b| rt.ingest(b, false))
+            .buffer_unordered(4);
+        while let Some(r) = stream.next().await {
+            applied += r?.applied;
+        }
+        Ok(applied)
+    })
+}
+
 /// Observations through ingest → entity actors → bus, with one subscriber
 /// counting every event, without history ([`history_steady`] measures it).
 pub fn twin_obs_per_s(
@@ -200,16 +214,7 @@ pub fn twin_obs_per_s(
         (got, missed)
     });
     let start = Instant::now();
-    let applied = futures::executor::block_on(async {
-        let mut applied = 0;
-        let mut stream = futures::stream::iter(batches)
-            .map(|b| rt.ingest(b, false))
-            .buffer_unordered(4);
-        while let Some(r) = stream.next().await {
-            applied += r?.applied;
-        }
-        Ok::<_, RuntimeError>(applied)
-    })?;
+    let applied = ingest_all(&rt, batches)?;
     let (events_received, events_missed) = counter.join().expect("counter thread");
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(applied, total, "every observation applied");
@@ -235,18 +240,7 @@ pub fn followed_obs_per_s(
     models: Models,
 ) -> Result<f64, RuntimeError> {
     let (rt, ids) = populated(n, batch, workers, None, models)?;
-    let ingest = |batches: Vec<Vec<Observation>>| {
-        futures::executor::block_on(async {
-            let mut applied = 0;
-            let mut stream = futures::stream::iter(batches)
-                .map(|b| rt.ingest(b, false))
-                .buffer_unordered(4);
-            while let Some(r) = stream.next().await {
-                applied += r?.applied;
-            }
-            Ok::<_, RuntimeError>(applied)
-        })
-    };
+    let ingest = |batches| ingest_all(&rt, batches);
     ingest(load_rounds(&ids, 0..warm, batch))?;
     let measured = load_rounds(&ids, warm..warm + rounds, batch);
     let total = count(&measured);
