@@ -25,6 +25,10 @@ use twin_infer::models::{Finding, Follower, Models, Outputs};
 #[derive(Component, Default)]
 pub struct Followers {
     slots: Vec<Option<Box<dyn Follower>>>,
+    /// Whether each model's selector admits this entity (its kind and
+    /// subtype, fixed at creation), so that a step checks the measurand
+    /// only.
+    admitted: Vec<bool>,
     /// The model behind each derived reading the entity holds.
     provenance: Vec<(Measurand, Arc<str>)>,
 }
@@ -53,11 +57,18 @@ impl Host {
     /// follow) is dropped with a warning, and the model starts afresh.
     pub fn followers(&self, common: &Common, saved: &Inferred) -> Option<Followers> {
         let id = common.id;
-        if !self.models.follow_any(id.kind(), &common.subtype.name()) {
+        let subtype = common.subtype.name();
+        let admitted: Vec<bool> = self
+            .models
+            .iter()
+            .map(|(_, m)| m.selector().admits_entity(id.kind(), &subtype))
+            .collect();
+        if !admitted.contains(&true) {
             return None;
         }
         let mut f = Followers {
             slots: (0..self.models.len()).map(|_| None).collect(),
+            admitted,
             provenance: saved.provenance.clone(),
         };
         for (key, bytes) in &saved.saved {
@@ -105,10 +116,9 @@ impl Host {
         if obs.source == Source::Inference {
             return;
         }
-        let subtype = common.subtype.name();
         for i in 0..self.models.len() {
             let model = self.models.get(i);
-            if !model.selector().admits(S::KIND, &subtype, obs.measurand) {
+            if !(f.admitted[i] && model.selector().admits_measurand(obs.measurand)) {
                 continue;
             }
             let follower = f.slots[i].get_or_insert_with(|| model.clone().follow());

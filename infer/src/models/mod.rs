@@ -39,6 +39,15 @@ fn known() -> String {
         .join(", ")
 }
 
+/// Whether [`REGISTRY`] has a model of this name (without building it).
+pub fn check_name(model: &str) -> Result<(), Error> {
+    if REGISTRY.iter().any(|(n, _)| *n == model) {
+        Ok(())
+    } else {
+        Err(Error::Unknown(model.to_string()))
+    }
+}
+
 /// Which readings of which entities a model follows; an empty list admits
 /// everything.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -54,8 +63,11 @@ pub struct Selector {
 
 impl Selector {
     pub fn admits(&self, kind: Kind, subtype: &str, measurand: Measurand) -> bool {
-        self.admits_entity(kind, subtype)
-            && (self.measurands.is_empty() || self.measurands.contains(&measurand))
+        self.admits_entity(kind, subtype) && self.admits_measurand(measurand)
+    }
+    /// Whether readings of `measurand` are admitted (of an admitted entity).
+    pub fn admits_measurand(&self, measurand: Measurand) -> bool {
+        self.measurands.is_empty() || self.measurands.contains(&measurand)
     }
     /// Whether some reading of an entity of `kind` and `subtype` is admitted.
     pub fn admits_entity(&self, kind: Kind, subtype: &str) -> bool {
@@ -196,13 +208,6 @@ impl Models {
     pub fn position(&self, key: &str) -> Option<usize> {
         self.0.iter().position(|(k, _)| k == key)
     }
-    /// Whether any model may follow some reading of an entity of `kind`
-    /// and `subtype`.
-    pub fn follow_any(&self, kind: Kind, subtype: &str) -> bool {
-        self.0
-            .iter()
-            .any(|(_, m)| m.selector().admits_entity(kind, subtype))
-    }
 }
 
 impl std::fmt::Debug for Models {
@@ -215,10 +220,11 @@ impl std::fmt::Debug for Models {
 
 /// Builds the model a spec names.
 pub fn build(spec: &Spec, files: Files) -> Result<Arc<dyn Model>, Error> {
+    check_name(&spec.model)?;
     let (_, build) = REGISTRY
         .iter()
         .find(|(n, _)| *n == spec.model)
-        .ok_or_else(|| Error::Unknown(spec.model.clone()))?;
+        .expect("checked");
     build(spec, files)
 }
 

@@ -244,23 +244,8 @@ impl Scenario {
     /// are checked when they are built ([`Scenario::models`]).
     fn check_models(&self) -> Result<(), ScenarioError> {
         for (i, spec) in self.spec.inference.iter().enumerate() {
-            if !twin_infer::models::REGISTRY
-                .iter()
-                .any(|(n, _)| *n == spec.model)
-            {
-                let known: Vec<&str> = twin_infer::models::REGISTRY
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect();
-                return Err(ScenarioError::new(
-                    &self.file,
-                    format!(
-                        "inference[{i}]: unknown model {:?} (known: {})",
-                        spec.model,
-                        known.join(", ")
-                    ),
-                ));
-            }
+            twin_infer::models::check_name(&spec.model)
+                .map_err(|e| ScenarioError::new(&self.file, format!("inference[{i}]: {e}")))?;
         }
         self.model_files().map(|_| ())
     }
