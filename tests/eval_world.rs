@@ -146,3 +146,28 @@ fn a_model_trained_on_a_world_is_scored_on_another() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The city's vehicles: the filter's estimates against the world's true
+/// trajectory beat the raw fixes they come from, each scored at its own
+/// time (a fix weighed late, when its speed and heading never came, is
+/// still compared with where the vehicle was then).
+#[test]
+fn city_tracking_beats_the_raw_fixes() {
+    let out = ok(&twin(&[
+        "eval",
+        "world",
+        "--scenario",
+        "city",
+        "--for",
+        "3h",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let n = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    assert!(n("position_count") >= 0.9 * n("gps_count"), "{v}");
+    assert!(
+        n("position_rmse_m") < 0.6 * n("gps_rmse_m"),
+        "estimates no better than the fixes: {v}"
+    );
+    assert!(n("position_p99_m") < 20.0, "{v}");
+}

@@ -126,7 +126,7 @@ impl Host {
             follower.step(obs, &mut self.out);
             let provenance = &self.provenance[i];
             for r in self.out.readings.drain(..) {
-                match state::observe(state, common, &r, ctx) {
+                match state::observe(state, common, &r, &mut ctx.at(r.time)) {
                     Ok(Applied::Current) => {
                         note_provenance(&mut f.provenance, r.measurand, provenance);
                         derived.push(r);

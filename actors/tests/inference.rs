@@ -219,3 +219,63 @@ fn model_state_survives_passivation_and_a_restart() {
     block_on(rt.shutdown()).unwrap();
     block_on(straight.shutdown()).unwrap();
 }
+
+/// A reading derived late (a fix whose speed and heading never came is
+/// weighed only when the next report arrives) is stamped with its own time,
+/// in history and in the event that announces it, as a late observation is.
+#[test]
+fn a_reading_derived_late_keeps_its_own_time() {
+    let spec: Spec = toml::from_str(
+        r#"model = "track"
+           select = { kinds = ["vehicle"] }"#,
+    )
+    .unwrap();
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 1,
+            models: Models::build(&[spec], &no_files).unwrap(),
+            ..RuntimeConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let bus = EntityRecord::new(Kind::Vehicle, "late-bus", "bus").with_state(KindState::Vehicle(
+        twin_core::state::VehicleState::new(twin_core::state::VehicleMode::Bus),
+    ));
+    let id = bus.id();
+    block_on(rt.create(vec![bus], SimTime::ZERO)).unwrap();
+    let mut sub = rt.bus().subscribe(Filter::all());
+    let report = |t: i64, with_velocity: bool| {
+        let at = SimTime::secs(t);
+        let mut obs = vec![
+            Observation::number(id, at, Measurand::Position, 0.0).with_value(
+                twin_core::Value::Point {
+                    lon: 4.85 + 0.0001 * t as f64,
+                    lat: 45.75,
+                },
+            ),
+        ];
+        if with_velocity {
+            obs.push(Observation::number(id, at, Measurand::Speed, 28.0));
+            obs.push(Observation::number(id, at, Measurand::Heading, 90.0));
+        }
+        block_on(rt.ingest(obs, false)).unwrap();
+    };
+    for t in [10, 20] {
+        report(t, true);
+    }
+    report(30, false);
+    report(40, true);
+    let mut estimates = Vec::new();
+    while let Some(Delivery::Events(batch)) = sub.try_recv() {
+        estimates.extend(batch.iter().filter_map(|e| match &e.body {
+            EventBody::StateChanged {
+                measurand: Measurand::PositionEstimate,
+                ..
+            } => Some(e.time.as_ms() / 1000),
+            _ => None,
+        }));
+    }
+    assert_eq!(estimates, [10, 20, 30, 40]);
+    block_on(rt.shutdown()).unwrap();
+}

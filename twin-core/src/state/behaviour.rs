@@ -130,6 +130,17 @@ impl<'a> Ctx<'a> {
     pub fn now(&self) -> SimTime {
         self.now
     }
+    /// The same context at another time: what an input of that time emits
+    /// (a reading derived late from an earlier observation is stamped with
+    /// its own time, as an observation that arrives late is).
+    pub fn at(&mut self, time: SimTime) -> Ctx<'_> {
+        Ctx {
+            entity: self.entity,
+            now: time,
+            events: self.events,
+            commands: self.commands,
+        }
+    }
     pub fn emit(&mut self, body: EventBody) {
         self.events.push(Event {
             time: self.now,
