@@ -429,3 +429,72 @@ fn bench_world_prints_every_figure() {
     );
     assert!(v["mesa_ratio"].is_null() && v["mesa_error"].as_str().unwrap().contains("skipped"));
 }
+
+/// `--inference FILE` runs the file's models instead of the scenario's:
+/// here the city's sensors get anomaly scores after a short probation and
+/// its vehicles no estimate (the scenario's tracker is not run). A file
+/// naming an unknown model is refused, and the message names the file.
+#[test]
+fn an_inference_file_replaces_the_scenarios_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models.toml");
+    std::fs::write(
+        &models,
+        "[[inference]]\nmodel = \"anomaly\"\nselect = { kinds = [\"sensor\"] }\nparams = { probation = 20 }\n",
+    )
+    .unwrap();
+    let store = dir.path().join("s");
+    let store = store.to_str().unwrap();
+    let run = |models: &std::path::Path| {
+        twin(&[
+            "run",
+            "--scenario",
+            "city",
+            "--scale",
+            "0.3",
+            "--store",
+            store,
+            "--for",
+            "1h",
+            "--clock",
+            "max",
+            "--inference",
+            models.to_str().unwrap(),
+        ])
+    };
+    let o = run(&models);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let loop_ = twin(&["inspect", "--store", store, "sensor/loop-1-0", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&loop_.stdout).unwrap();
+    let text = v["entity"]["common"]["readings"].to_string();
+    assert!(text.contains("anomaly_score"), "{text}");
+    let bus = twin(&["inspect", "--store", store, "vehicle/bus-0-0", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&bus.stdout).unwrap();
+    let text = v["entity"]["common"]["readings"].to_string();
+    assert!(text.contains("position"), "{text}");
+    assert!(!text.contains("position_estimate"), "{text}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[inference]]\nmodel = \"oracle\"\n").unwrap();
+    let o = run(&bad);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("oracle"),
+        "{}",
+        stderr(&o)
+    );
+    // Model files are read relative to the inference file.
+    std::fs::write(
+        &bad,
+        "[[inference]]\nmodel = \"rul\"\nfile = \"rul-pump.json\"\n",
+    )
+    .unwrap();
+    let o = run(&bad);
+    assert!(!o.status.success());
+    let expected = dir.path().join("rul-pump.json");
+    assert!(
+        stderr(&o).contains(expected.to_str().unwrap()),
+        "{}",
+        stderr(&o)
+    );
+}

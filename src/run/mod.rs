@@ -103,6 +103,11 @@ pub struct WorldArgs {
     /// may build (entities; checked before building).
     #[arg(long, default_value_t = 10_000_000)]
     max_entities: usize,
+    /// Inference models to run instead of the scenario's: a TOML file of
+    /// `[[inference]]` entries written as in a scenario, model files named
+    /// relative to it.
+    #[arg(long)]
+    inference: Option<PathBuf>,
 }
 
 /// `twin record`: `twin run` into a recording, on a temporary store, as fast
@@ -241,6 +246,9 @@ fn scenario(args: &Args) -> Result<Scenario> {
         s = s.with_scale(scale);
     }
     s.check_size(args.world.max_entities)?;
+    if let Some(path) = &args.world.inference {
+        s = s.with_inference(path)?;
+    }
     Ok(s)
 }
 

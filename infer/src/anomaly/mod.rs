@@ -13,7 +13,7 @@
 //!   one and scores above 0.5, by how far it is from the closest; one that
 //!   joins a category scores below 0.5, by how close to the vigilance it
 //!   came;
-//! - for `window` steps after a new category (an event), only a score
+//! - for four windows after a new category (an event), only a score
 //!   higher than the event's so far passes: one event, few alerts.
 //!
 //! Memory is bounded: the probation's step means (at most about a
@@ -54,6 +54,12 @@ impl Config {
         (self.probation / 100).max(1)
     }
 }
+
+/// How long an event lasts, in windows: after a new category, for this
+/// many windows only a score above the event's highest so far passes.
+/// With one window a single event raised a chain of alerts (README,
+/// anomaly detection, has the figures).
+const EVENT_WINDOWS: usize = 4;
 
 /// Room beyond the probation's range, as a share of it on each side.
 const MARGIN: f64 = 0.25;
@@ -185,7 +191,7 @@ impl Detector {
                 score = 0.0;
             }
         } else if best < rho {
-            self.quiet = self.cfg.window;
+            self.quiet = EVENT_WINDOWS * self.cfg.window;
             self.peak = score;
         }
         score.clamp(0.0, 1.0)

@@ -281,6 +281,44 @@ impl Scenario {
         Ok(self)
     }
 
+    /// The same scenario with the models of an inference file instead of
+    /// its own: `[[inference]]` entries as a scenario writes them, the
+    /// model files they name read relative to that file. This is how a
+    /// site configures its models without writing a scenario.
+    pub fn with_inference(mut self, path: &Path) -> Result<Scenario, ScenarioError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            #[serde(default)]
+            inference: Vec<twin_infer::models::Spec>,
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::new(path, format!("cannot read: {e}")))?;
+        let file: File =
+            toml::from_str(&text).map_err(|e| ScenarioError::new(path, e.to_string()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        self.spec.inference = file
+            .inference
+            .into_iter()
+            .map(|mut spec| {
+                spec.file = spec
+                    .file
+                    .map(|f| dir.join(f).to_string_lossy().into_owned());
+                spec
+            })
+            .collect();
+        // A bad entry is the inference file's fault; a model file that
+        // cannot be read is named as itself.
+        self.check_models().map_err(|e| {
+            if e.file == self.file {
+                ScenarioError::new(path, e.message)
+            } else {
+                e
+            }
+        })?;
+        Ok(self)
+    }
+
     /// The same scenario with another seed.
     pub fn with_seed(mut self, seed: u64) -> Scenario {
         self.spec.seed = seed;
