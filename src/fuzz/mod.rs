@@ -1,25 +1,24 @@
 //! `twin fuzz`: hostile input at every door of the twin, counted.
 //!
-//! A real `twin run` is started as a child process, and every method of
-//! the API is called over a real connection with bodies from [`wire`]
+//! A real `twin run` is started in this process (its own threads, a real
+//! store, the whole server stack on loopback), and every method of the API
+//! is called over a real connection with bodies from [`wire`]
 //! (random bytes, messages built from values that break careless code,
 //! mutated valid requests), under admin, read and unknown tokens. Mutated
 //! copies of the shipped scenario and GeoJSON files go through the readers
-//! in this process. The run fails if the server panics, dies or stops
+//! too. The run fails if anything panics, if the server ends or stops
 //! answering, or if a reader panics.
 
 mod files;
 mod rpc;
 mod wire;
 
-use std::io::{BufRead, BufReader};
 use std::panic::AssertUnwindSafe;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args as ClapArgs;
+use clap::{Args as ClapArgs, Parser};
 use futures::StreamExt;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -51,68 +50,93 @@ const READER: &str = "fuzz-reader";
 /// Calls between two checks that the server still answers.
 const CHECK_EVERY: u64 = 10_000;
 
-/// The server under test, killed when dropped.
+/// The server under test: a `twin run` in this process, on its own
+/// threads and tokio runtime, serving on loopback; stopped when dropped.
 struct Server {
-    child: Child,
     addr: String,
+    stop: crate::run::Stop,
+    thread: Option<std::thread::JoinHandle<std::result::Result<(), String>>>,
+    /// Panics anywhere in the process since the server started.
     panics: Arc<AtomicU64>,
+}
+
+impl Server {
+    /// Whether the run is still going (it ends only when stopped).
+    fn alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
 fn start_server() -> Result<Server> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "run",
-            "--scenario",
-            "garden",
-            "--ephemeral",
-            "--forever",
-            "--clock",
-            "x60",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            ADMIN,
-            "--token",
-            &format!("{READER}:read"),
-            "--deadline",
-            "2s",
-            "--max-entities",
-            "20000",
-        ])
-        .env("RUST_LOG", "error")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().ok_or("twin run ended before it listened")??;
-        if let Some(a) = line.strip_prefix("gRPC listening on ") {
-            break a.to_string();
-        }
-    };
+    let args = crate::run::Args::try_parse_from([
+        "twin run",
+        "--scenario",
+        "garden",
+        "--ephemeral",
+        "--forever",
+        "--clock",
+        "x60",
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        ADMIN,
+        "--token",
+        &format!("{READER}:read"),
+        "--deadline",
+        "2s",
+        "--max-entities",
+        "20000",
+        "--quiet",
+    ])?;
+    // Every panic from here on is counted, whichever thread it is on: a
+    // handler's panic would otherwise only end its connection's task.
     let panics = Arc::new(AtomicU64::new(0));
     let seen = panics.clone();
-    // Keep reading its log: the child never blocks on it, and a panic
-    // anywhere in it is counted.
-    std::thread::spawn(move || {
-        for line in lines.map_while(std::io::Result::ok) {
-            if line.contains("panicked") {
-                eprintln!("server: {line}");
-                seen.fetch_add(1, Ordering::Relaxed);
-            }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        previous(info);
+    }));
+    let stop = crate::run::Stop::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopper = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("fuzzed-twin".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(crate::run::run(args, stopper, move |addr| {
+                let _ = tx.send(addr);
+            }))
+            .map_err(|e| e.to_string())
+        })?;
+    let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(Some(addr)) => format!("http://{addr}"),
+        Ok(None) => return Err("the fuzzed twin run does not serve".into()),
+        Err(_) => {
+            let why = match thread.join() {
+                Ok(Err(e)) => e,
+                _ => "it ended before it listened".into(),
+            };
+            return Err(format!("the fuzzed twin run did not start: {why}").into());
         }
-    });
+    };
     Ok(Server {
-        child,
         addr,
+        stop,
+        thread: Some(thread),
         panics,
     })
 }
@@ -159,8 +183,7 @@ pub fn run(args: &Args) -> Result<serde_json::Value> {
         .enable_all()
         .build()?;
     let rpc = rt.block_on(rpc_run(&server, args, rpc_cases))?;
-    let mut server = server;
-    let alive = server.child.try_wait()?.is_none();
+    let alive = server.alive();
     let secs = t0.elapsed().as_secs_f64();
     let codes: serde_json::Map<String, serde_json::Value> = rpc
         .codes

@@ -81,6 +81,9 @@ pub struct Args {
     hash_every: u64,
     #[command(flatten)]
     serve: ServeArgs,
+    /// Print no summary at the end (the log still says what happens).
+    #[arg(long)]
+    quiet: bool,
     /// Set by the command line (not by programs that embed a run): exit the
     /// process when the store stops writing.
     #[arg(skip)]
@@ -152,6 +155,7 @@ impl From<RecordArgs> for Args {
             record: Some(r.out),
             hash_every: r.hash_every,
             serve: ServeArgs::off(),
+            quiet: false,
             watchdog: false,
         }
     }
@@ -437,7 +441,9 @@ pub async fn run(
         Ok(runtime) => runtime.shutdown().await?,
         Err(_) => warn!("the runtime is still shared at exit; its last checkpoint stands"),
     }
-    report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
+    if !args.quiet {
+        report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
+    }
     Ok(())
 }
 

@@ -52,12 +52,15 @@ const JOURNAL: u64 = 128 << 20;
 pub const SYNC_EVERY: Duration = Duration::from_millis(500);
 
 pub struct FjallEngine {
-    db: Database,
     trees: Vec<Keyspace>,
+    db: Database,
     /// Bytes written to each tree's memtable since it was last rotated.
     written: Vec<AtomicU64>,
     /// Dropping the sender stops the syncer.
     syncer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    /// A temporary store's directory, removed last: fields drop in order,
+    /// so the database and its trees have let go of their files by then.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl FjallEngine {
@@ -69,9 +72,10 @@ impl FjallEngine {
         let dir = tempfile::Builder::new()
             .prefix("twin-fjall-")
             .tempdir()
-            .map_err(fjall::Error::from)?
-            .keep();
-        Self::with(Self::builder(&dir).temporary(true).open()?)
+            .map_err(fjall::Error::from)?;
+        let mut engine = Self::with(Self::builder(dir.path()).open()?)?;
+        engine.dir = Some(dir);
+        Ok(engine)
     }
 
     /// One background worker: with more, fjall 3.1's first worker hands
@@ -111,6 +115,7 @@ impl FjallEngine {
             written: Tree::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
             trees,
             syncer: Some((stop, thread)),
+            dir: None,
         })
     }
 
