@@ -1,4 +1,5 @@
-//! Every entity, resident or passivated, listed a page at a time.
+//! Every entity, resident or passivated, listed a page at a time; and the
+//! ones with an open alert, from indexes of those alone.
 //!
 //! Why it is its own piece: a twin of millions of entities must answer
 //! `ListEntities` and `ListAlerts` without cloning all of them per call. A
@@ -87,6 +88,87 @@ impl Runtime {
             frontier
         };
         Ok(EntityPage { records, next })
+    }
+
+    /// Entities after `after` with an open alert that `keep` accepts, at
+    /// most `limit`, in id order. Only entities with an alert are looked
+    /// at: each shard's resident ones and the store's index of the
+    /// passivated ones, each source giving at most `limit + 1` ids. A page
+    /// whose filter refused some is short and still carries a cursor.
+    /// Blocking (it may read the store): call it off the async workers.
+    pub fn alerts_page(
+        &self,
+        after: Option<EntityId>,
+        limit: usize,
+        keep: &dyn Fn(&EntityRecord) -> bool,
+    ) -> Result<EntityPage, RuntimeError> {
+        let want = limit.max(1) + 1;
+        let mut ids = std::collections::BTreeSet::new();
+        // The smallest last id of a source that gave all it was asked for:
+        // past it, that source may have more to give.
+        let mut frontier: Option<EntityId> = None;
+        let mut take = |from: Vec<EntityId>, frontier: &mut Option<EntityId>| {
+            if from.len() >= want
+                && let Some(last) = from.last()
+            {
+                *frontier = Some(frontier.map_or(*last, |f| f.min(*last)));
+            }
+            ids.extend(from);
+        };
+        for core in self.cores() {
+            let resident = lock(core).alerting_after(after, want);
+            take(resident, &mut frontier);
+        }
+        if let Some(store) = self.store() {
+            let (mut stored, mut cut) = (Vec::new(), None);
+            for (looked, id) in store.alerting_after(after).enumerate() {
+                let id = id.map_err(|e| RuntimeError::Store(e.to_string()))?;
+                // A resident entity's alerts are the ones in memory.
+                if !self.is_resident(id) {
+                    stored.push(id);
+                    if stored.len() >= want {
+                        break;
+                    }
+                }
+                if looked + 1 >= BUDGET {
+                    cut = Some(id);
+                    break;
+                }
+            }
+            take(stored, &mut frontier);
+            if let Some(c) = cut {
+                frontier = Some(frontier.map_or(c, |f| f.min(c)));
+            }
+        }
+        let mut records = Vec::new();
+        let mut next = frontier;
+        for id in ids
+            .into_iter()
+            .filter(|id| frontier.is_none_or(|f| *id <= f))
+        {
+            if records.len() == limit.max(1) {
+                next = records.last().map(EntityRecord::id);
+                break;
+            }
+            let record = match self.resident_record(id) {
+                Some(r) => Some(r),
+                None => match self.store() {
+                    Some(s) => s
+                        .get_state(id)
+                        .map_err(|e| RuntimeError::Store(e.to_string()))?,
+                    None => None,
+                },
+            };
+            if let Some(r) = record.filter(|r| keep(r)) {
+                records.push(r);
+            }
+        }
+        Ok(EntityPage { records, next })
+    }
+
+    fn resident_record(&self, id: EntityId) -> Option<EntityRecord> {
+        let cores = self.cores();
+        lock(&cores[id.shard(cores.len())]).snapshot(id)
     }
 
     fn is_resident(&self, id: EntityId) -> bool {

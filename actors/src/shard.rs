@@ -11,10 +11,12 @@
 //! messages one at a time in arrival order, and is passivated (written to the
 //! store and dropped from memory) when idle.
 
+use std::collections::BTreeSet;
+
 use bevy_ecs::prelude::*;
 use twin_core::state::{
-    self, Applied, Common, EntityRecord, InputError, KindBehaviour, KindState, MachineState,
-    ParcelState, Relation, SensorState, VehicleState, ZoneState,
+    self, AlarmLevel, Applied, Common, EntityRecord, InputError, KindBehaviour, KindState,
+    MachineState, ParcelState, Relation, SensorState, VehicleState, ZoneState,
 };
 use twin_core::store::{Store, StoreError};
 use twin_core::{
@@ -102,7 +104,11 @@ pub struct ShardCore {
     index: IdMap<Entity>,
     /// The resident ids in order, for listing a page at a time (kept on
     /// activation and passivation only, never per message).
-    order: std::collections::BTreeSet<EntityId>,
+    order: BTreeSet<EntityId>,
+    /// The resident ids with an open alert, in order: `ListAlerts` pages
+    /// through these (and the store's index of the passivated ones). Kept
+    /// when an alert is raised or cleared, never per plain message.
+    alerting: BTreeSet<EntityId>,
     store: Option<Store>,
     policy: UnknownPolicy,
     /// The inference models, when any are configured.
@@ -134,6 +140,7 @@ impl ShardCore {
             queries,
             index: IdMap::default(),
             order: Default::default(),
+            alerting: Default::default(),
             store,
             policy,
             host: None,
@@ -194,6 +201,9 @@ impl ShardCore {
     fn spawn(&mut self, record: EntityRecord, now: SimTime, dirty: bool) -> Entity {
         let id = record.id();
         let common = record.common;
+        if common.readings.worst_level() != AlarmLevel::Normal {
+            self.alerting.insert(id);
+        }
         let followers = self
             .host
             .as_ref()
@@ -292,6 +302,7 @@ impl ShardCore {
             .get_mut(&mut self.world, e)
             .expect("an indexed entity has its kind's component");
         let h = &mut *h;
+        let before = self.events.len();
         let mut ctx = state::Ctx::new(entity, time, &mut self.events, &mut self.commands);
         let result = match input {
             Input::Observe(o) => state::observe(&mut h.state, &mut h.common, o, &mut ctx),
@@ -314,6 +325,7 @@ impl ShardCore {
                 &mut self.derived,
             );
         }
+        note_alerts(&mut self.alerting, &h.common, &self.events[before..]);
         // A refused input changes nothing: not the time of the last
         // update (which passivation and staleness read), not what is saved.
         if result.is_ok() {
@@ -344,6 +356,7 @@ impl ShardCore {
             state::tick_kind(&mut h.state, &mut h.common, &mut ctx);
             if self.events.len() != before {
                 h.common.dirty = true;
+                note_alerts(&mut self.alerting, &h.common, &self.events[before..]);
             }
         }
     }
@@ -370,6 +383,7 @@ impl ShardCore {
             self.world.despawn(*e);
             self.index.remove(&r.id());
             self.order.remove(&r.id());
+            self.alerting.remove(&r.id());
         }
     }
 
@@ -486,6 +500,18 @@ impl ShardCore {
         (out, None)
     }
 
+    /// Resident ids after `after` with an open alert, in id order, at most
+    /// `limit`.
+    pub fn alerting_after(&self, after: Option<EntityId>, limit: usize) -> Vec<EntityId> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        self.alerting
+            .range((from, Unbounded))
+            .take(limit)
+            .copied()
+            .collect()
+    }
+
     /// Records of every resident entity, optionally of one kind.
     pub fn resident_records(&mut self, kind: Option<Kind>) -> Vec<EntityRecord> {
         let mut out = Vec::new();
@@ -496,6 +522,24 @@ impl ShardCore {
             by_kind!(k, self.collect_as(&mut out, false, |_| true));
         }
         out.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// Keeps `alerting` true to an entity that may just have raised or cleared
+/// an alert (`events` are the ones its input emitted).
+fn note_alerts(alerting: &mut BTreeSet<EntityId>, common: &Common, events: &[Event]) {
+    let changed = events.iter().any(|e| {
+        matches!(
+            e.body,
+            EventBody::AlertRaised { .. } | EventBody::AlertCleared { .. }
+        )
+    });
+    if changed {
+        if common.readings.worst_level() == AlarmLevel::Normal {
+            alerting.remove(&common.id);
+        } else {
+            alerting.insert(common.id);
+        }
     }
 }
 

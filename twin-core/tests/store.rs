@@ -49,6 +49,7 @@ macro_rules! on_both_engines {
 }
 
 on_both_engines!(
+    the_alert_index_follows_the_stored_states,
     state_names_and_relationships_round_trip,
     event_log_is_ordered_by_time_then_sequence,
     events_are_read_up_to_the_limit_and_dropped_past_retention,
@@ -616,4 +617,42 @@ fn a_held_write_shows_as_a_stall(engine: EngineKind) {
     control.release();
     writer.join().unwrap();
     assert_eq!(store.write_stall(after), None);
+}
+
+/// A sensor whose temperature has been at `value` long enough to take its
+/// alarm level (critical above 95 °C).
+fn sensor_at(name: &str, value: f64) -> EntityRecord {
+    let mut r = EntityRecord::new(Kind::Sensor, name, "pt100");
+    let (mut events, mut commands) = (Vec::new(), Vec::new());
+    let mut ctx = twin_core::state::Ctx::new(r.id(), SimTime::ZERO, &mut events, &mut commands);
+    for k in 0..5 {
+        r.common
+            .readings
+            .update(&temp(r.id(), SimTime::secs(k), value), &mut ctx);
+    }
+    r
+}
+
+fn alerting(store: &Store) -> Vec<EntityId> {
+    store.alerting_after(None).map(Result::unwrap).collect()
+}
+
+fn the_alert_index_follows_the_stored_states(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, engine);
+    let (hot, cool) = (sensor_at("idx-hot", 120.0), sensor_at("idx-cool", 20.0));
+    assert_ne!(
+        hot.common.readings.worst_level(),
+        twin_core::state::AlarmLevel::Normal
+    );
+    store.put_states([&hot, &cool]).unwrap();
+    assert_eq!(alerting(&store), [hot.id()]);
+    assert_eq!(store.alerting_after(Some(hot.id())).count(), 0);
+    // The hot one cools down and the cool one heats up.
+    let (cooled, heated) = (sensor_at("idx-hot", 20.0), sensor_at("idx-cool", 120.0));
+    store.put_states([&cooled, &heated]).unwrap();
+    assert_eq!(alerting(&store), [heated.id()]);
+    drop(store);
+    let store = open(&dir, engine);
+    assert_eq!(alerting(&store), [heated.id()], "after reopening");
 }

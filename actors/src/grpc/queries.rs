@@ -110,7 +110,7 @@ pub(super) async fn list_alerts(
     let runtime = svc.runtime.clone();
     blocking(move || {
         let page = runtime
-            .entities_page(after, size, &|r| {
+            .alerts_page(after, size, &|r| {
                 r.common
                     .readings
                     .iter()

@@ -152,7 +152,7 @@ fn memtable_size(tree: Tree) -> u64 {
 fn options(tree: Tree) -> KeyspaceCreateOptions {
     let o = KeyspaceCreateOptions::default().max_memtable_size(NEVER);
     match tree {
-        Tree::State | Tree::Names | Tree::Meta => o,
+        Tree::State | Tree::Names | Tree::Meta | Tree::Alerting => o,
         Tree::Wal | Tree::Chunks => o
             .filter_policy(FilterPolicy::disabled())
             .data_block_compression_policy(CompressionPolicy::all(CompressionType::None)),

@@ -46,10 +46,14 @@ pub enum Tree {
     RelRev,
     Names,
     Meta,
+    /// The stored entities whose state holds an open alert (a reading at a
+    /// warning or critical level), keyed by id: `ListAlerts` walks these
+    /// instead of every state.
+    Alerting,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 11] = [
+    pub const ALL: [Tree; 12] = [
         Tree::State,
         Tree::Events,
         Tree::Wal,
@@ -61,6 +65,7 @@ impl Tree {
         Tree::RelRev,
         Tree::Names,
         Tree::Meta,
+        Tree::Alerting,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +81,7 @@ impl Tree {
             Tree::RelRev => "rel_rev",
             Tree::Names => "names",
             Tree::Meta => "meta",
+            Tree::Alerting => "alerting",
         }
     }
 
