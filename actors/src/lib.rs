@@ -17,6 +17,7 @@ pub mod bench;
 pub mod bus;
 pub mod grpc;
 pub mod inference;
+pub mod journal;
 pub mod listing;
 pub mod runtime;
 pub mod shard;

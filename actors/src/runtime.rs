@@ -22,6 +22,7 @@ use twin_core::{Command, EntityId, Event, EventLogHash, Kind, Observation, SimTi
 use twin_infer::models::Models;
 
 use crate::bus::Bus;
+use crate::journal::Journal;
 use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
     Checkpoint, Commands, Create, Ingest, ListResident, Resident, ShardActor, ShardReply,
@@ -102,6 +103,8 @@ pub struct Runtime {
     config: RuntimeConfig,
     log: Mutex<EventLogHash>,
     actix: Option<ActixThread>,
+    /// Durable ingest's numbering, with a store.
+    journal: Option<Journal>,
 }
 
 impl Runtime {
@@ -147,7 +150,8 @@ impl Runtime {
         let (shards, system) = rx
             .recv()
             .map_err(|_| RuntimeError::Start("actor system did not start".into()))?;
-        Ok(Runtime {
+        let journal = store.as_ref().map(Journal::open).transpose()?;
+        let runtime = Runtime {
             shards,
             cores,
             bus,
@@ -155,7 +159,10 @@ impl Runtime {
             config,
             log: Mutex::new(EventLogHash::default()),
             actix: Some(ActixThread { system, thread }),
-        })
+            journal,
+        };
+        runtime.recover()?;
+        Ok(runtime)
     }
 
     pub fn bus(&self) -> &Bus {
@@ -292,13 +299,34 @@ impl Runtime {
     }
 
     /// Applies a batch of observations. With `durable`, returns only once the
-    /// batch (history and resulting state) would survive a crash.
+    /// batch would survive a crash: it is journaled, and the store synced
+    /// (its history with it; the states it changed are applied again from
+    /// the journal at the next start if no checkpoint stored them).
     pub async fn ingest(
         &self,
         batch: Vec<Observation>,
         durable: bool,
     ) -> Result<BatchReport, RuntimeError> {
         self.check_size(batch.len())?;
+        let (Some(store), Some(journal), true) = (&self.store, &self.journal, durable) else {
+            return self.apply(batch, false).await;
+        };
+        let (seq, batch) = journal.append(store, batch).await?;
+        let report = self.apply(batch, false).await;
+        journal.applied(seq);
+        let report = report?;
+        let store = store.clone();
+        blocking(move || store.flush()).await?;
+        Ok(report)
+    }
+
+    /// Routes a batch to the shards, then the readings its sensors pass on
+    /// to what they are attached to; `replay`: again from the journal.
+    pub(crate) async fn apply(
+        &self,
+        batch: Vec<Observation>,
+        replay: bool,
+    ) -> Result<BatchReport, RuntimeError> {
         let total = batch.len();
         let lockstep = self.config.lockstep;
         let parts = self.partition(batch, |o| o.entity);
@@ -307,7 +335,7 @@ impl Runtime {
                 parts,
                 move |items| Ingest {
                     items,
-                    durable,
+                    replay,
                     lockstep,
                     attached,
                 },
@@ -334,9 +362,6 @@ impl Runtime {
             let (passed, _) = send(parts, true).await?;
             report.events += passed.events;
             report.commands.extend(passed.commands);
-        }
-        if durable && let Some(store) = self.store.clone() {
-            blocking(move || store.flush()).await?;
         }
         Ok(report)
     }
@@ -409,6 +434,9 @@ impl Runtime {
 
     /// Writes every changed entity to the store and flushes it.
     pub async fn checkpoint(&self) -> Result<usize, RuntimeError> {
+        // Every journaled batch up to here is applied: the states written
+        // next reflect it.
+        let position = self.journal.as_ref().map(Journal::position);
         let replies = join_all(self.shards.iter().map(|s| s.send(Checkpoint))).await;
         let mut n = 0;
         for r in replies {
@@ -417,9 +445,12 @@ impl Runtime {
                 .map_err(RuntimeError::Store)?;
         }
         if let Some(store) = &self.store {
-            store
-                .flush()
-                .map_err(|e| RuntimeError::Store(e.to_string()))?;
+            let err = |e: twin_core::store::StoreError| RuntimeError::Store(e.to_string());
+            store.flush().map_err(err)?;
+            if let Some(p) = position.filter(|p| *p > 0) {
+                store.journal_checkpointed(p).map_err(err)?;
+                store.flush().map_err(err)?;
+            }
         }
         Ok(n)
     }
@@ -479,7 +510,7 @@ impl Routed for Tick {
 
 /// Store I/O off the async workers: on tokio's blocking pool when called
 /// from a tokio runtime, else (a plain executor) on the caller's thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> twin_core::store::Result<T> + Send + 'static,
 ) -> Result<T, RuntimeError> {
     let done = match tokio::runtime::Handle::try_current() {

@@ -278,6 +278,28 @@ impl ShardCore {
         self.observe_resolved(None, obs)
     }
 
+    /// Applies an observation again from the journal after a crash, unless
+    /// the entity's state already reflects it: it was stored (by a
+    /// checkpoint or a passivation) after the observation was applied, so
+    /// its reading of that measurand is of the same time or later.
+    pub fn replay(&mut self, obs: &Observation) -> Result<Applied, InputError> {
+        let e = self.locate(obs.entity, obs.time)?;
+        let seen = by_kind!(obs.entity.kind(), self.reading_time_as(e, obs.measurand));
+        if seen.is_some_and(|t| t >= obs.time) {
+            return Ok(Applied::HistoryOnly);
+        }
+        by_kind!(obs.entity.kind(), self.apply_as(e, Input::Observe(obs)))
+    }
+
+    fn reading_time_as<S: Hostable>(
+        &mut self,
+        e: Entity,
+        m: twin_core::Measurand,
+    ) -> Option<SimTime> {
+        let (h, _) = S::query(&mut self.queries).get(&self.world, e).ok()?;
+        h.common.readings.get(m).map(|r| r.time)
+    }
+
     /// Handles one observation whose entity [`ShardCore::resolve`] may have found.
     pub fn observe_resolved(
         &mut self,

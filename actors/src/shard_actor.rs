@@ -175,9 +175,10 @@ impl Actor for ShardActor {
 #[rtype(result = "ShardReply")]
 pub struct Ingest {
     pub items: Vec<(u32, Observation)>,
-    /// Write touched entities' state too, so that a flush makes the whole
-    /// batch durable.
-    pub durable: bool,
+    /// Applied again from the journal after a crash: its history and
+    /// events are already stored, and what an entity's stored state already
+    /// reflects is not applied twice.
+    pub replay: bool,
     pub lockstep: bool,
     /// Readings passed on from attached sensors: their history is the
     /// sensor's, so only what models derive from them is written.
@@ -193,12 +194,20 @@ impl Handler<Ingest> for ShardActor {
             let mut core = lock(&self.core);
             core.resolve(msg.items.iter().map(|(_, o)| o.entity), &mut resolved);
             let (reply, kept) = Self::run(&mut core, &msg.items, msg.lockstep, |core, pos, obs| {
-                core.observe_resolved(resolved[pos], obs)
+                if msg.replay {
+                    core.replay(obs)
+                } else {
+                    core.observe_resolved(resolved[pos], obs)
+                }
             });
+            if msg.replay {
+                // Stored before the crash, with the batch.
+                core.events.clear();
+            }
             (reply, kept, std::mem::take(&mut core.derived))
         };
         self.resolved = resolved;
-        if let (Some(store), true) = (&self.store, self.history) {
+        if let (Some(store), true, false) = (&self.store, self.history, msg.replay) {
             let accepted = msg
                 .items
                 .iter()
@@ -207,17 +216,6 @@ impl Handler<Ingest> for ShardActor {
                 .map(|((_, o), _)| o)
                 .chain(&derived);
             if let Err(e) = store.write_history(accepted) {
-                reply.store_error = Some(e.to_string());
-            }
-        }
-        if msg.durable {
-            let touched = |core: &mut ShardCore| {
-                let mut ids: Vec<EntityId> = msg.items.iter().map(|(_, o)| o.entity).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                core.records_of(&ids)
-            };
-            if let Err(e) = self.write_states(touched) {
                 reply.store_error = Some(e.to_string());
             }
         }
@@ -269,6 +267,12 @@ impl Handler<Create> for ShardActor {
             msg.lockstep,
             |core, _, rec| core.create(rec.clone(), now).map(|()| Applied::Current),
         );
+        // A new entity is stored at once: a durable batch journaled for it
+        // must find it again after a crash (see `twin_core::store::journal`).
+        let ids: Vec<EntityId> = msg.items.iter().map(|(_, r)| r.id()).collect();
+        if let Err(e) = self.write_states(|core| core.records_of(&ids)) {
+            reply.store_error = Some(e.to_string());
+        }
         self.finish(&mut reply, msg.lockstep);
         MessageResult(reply)
     }

@@ -50,6 +50,7 @@ macro_rules! on_both_engines {
 
 on_both_engines!(
     the_alert_index_follows_the_stored_states,
+    the_journal_keeps_batches_until_a_checkpoint_passes_them,
     state_names_and_relationships_round_trip,
     event_log_is_ordered_by_time_then_sequence,
     events_are_read_up_to_the_limit_and_dropped_past_retention,
@@ -655,4 +656,32 @@ fn the_alert_index_follows_the_stored_states(engine: EngineKind) {
     drop(store);
     let store = open(&dir, engine);
     assert_eq!(alerting(&store), [heated.id()], "after reopening");
+}
+
+fn the_journal_keeps_batches_until_a_checkpoint_passes_them(engine: EngineKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, engine);
+    let id = EntityId::new(Kind::Sensor, "journal-probe");
+    assert_eq!(store.journal_last().unwrap(), None);
+    assert_eq!(store.journal_applied().unwrap(), 0);
+    for seq in 1..=5 {
+        let batch: Vec<Observation> = (0..3)
+            .map(|k| temp(id, SimTime::secs(seq * 10 + k), k as f64))
+            .collect();
+        store.journal_append(seq as u64, &batch).unwrap();
+    }
+    let after = |seq| -> Vec<u64> { store.journal_after(seq).map(|e| e.unwrap().seq).collect() };
+    assert_eq!(after(0), [1, 2, 3, 4, 5]);
+    let third = store.journal_after(2).next().unwrap().unwrap();
+    assert_eq!(third.batch.len(), 3);
+    assert_eq!(third.batch[2], temp(id, SimTime::secs(32), 2.0));
+    assert_eq!(third.names, [(id, "journal-probe".to_string())]);
+    store.journal_checkpointed(3).unwrap();
+    assert_eq!(after(0), [4, 5]);
+    assert_eq!(store.journal_applied().unwrap(), 3);
+    store.flush().unwrap();
+    drop(store);
+    let store = open(&dir, engine);
+    assert_eq!(store.journal_last().unwrap(), Some(5));
+    assert_eq!(store.journal_applied().unwrap(), 3);
 }

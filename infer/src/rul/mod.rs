@@ -319,7 +319,7 @@ impl Model {
             pairs.extend(
                 p.into_iter()
                     .zip(test.truth.iter().zip(&test.cycle))
-                    .filter(|(_, (t, c))| **t <= config.horizon && **c >= config.window)
+                    .filter(|(_, (t, _))| **t <= config.horizon)
                     .map(|(p, (t, _))| (p, *t)),
             );
         }

@@ -26,6 +26,7 @@
 pub mod engine;
 mod group_commit;
 mod history;
+mod journal;
 pub mod keys;
 pub mod rollup;
 pub mod watch;
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use engine::{Batch, EngineKind, Tree};
 pub use history::aggregate;
+pub use journal::Journaled;
 pub use rollup::{Bucket, Resolution, Rollup};
 
 use crate::event::Event;

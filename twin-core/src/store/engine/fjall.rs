@@ -153,7 +153,7 @@ fn options(tree: Tree) -> KeyspaceCreateOptions {
     let o = KeyspaceCreateOptions::default().max_memtable_size(NEVER);
     match tree {
         Tree::State | Tree::Names | Tree::Meta | Tree::Alerting => o,
-        Tree::Wal | Tree::Chunks => o
+        Tree::Wal | Tree::Chunks | Tree::Journal => o
             .filter_policy(FilterPolicy::disabled())
             .data_block_compression_policy(CompressionPolicy::all(CompressionType::None)),
         _ => o.filter_policy(FilterPolicy::disabled()),

@@ -50,10 +50,13 @@ pub enum Tree {
     /// warning or critical level), keyed by id: `ListAlerts` walks these
     /// instead of every state.
     Alerting,
+    /// Durable ingest batches not yet reflected in the stored states, keyed
+    /// by sequence number (see `store::journal`).
+    Journal,
 }
 
 impl Tree {
-    pub const ALL: [Tree; 12] = [
+    pub const ALL: [Tree; 13] = [
         Tree::State,
         Tree::Events,
         Tree::Wal,
@@ -66,6 +69,7 @@ impl Tree {
         Tree::Names,
         Tree::Meta,
         Tree::Alerting,
+        Tree::Journal,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +86,7 @@ impl Tree {
             Tree::Names => "names",
             Tree::Meta => "meta",
             Tree::Alerting => "alerting",
+            Tree::Journal => "journal",
         }
     }
 
