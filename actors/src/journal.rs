@@ -55,12 +55,14 @@ impl Journal {
         self.seqs.lock().expect("journal lock poisoned")
     }
 
-    /// Gives `batch` its sequence number and writes it to the journal;
-    /// [`Journal::applied`] must follow once every shard has applied it.
+    /// Gives `batch` its sequence number and writes it to the journal, with
+    /// its entities' names if it may create them; [`Journal::applied`] must
+    /// follow once every shard has applied it.
     pub async fn append(
         &self,
         store: &Store,
         batch: Vec<Observation>,
+        names: bool,
     ) -> Result<(u64, Vec<Observation>), RuntimeError> {
         let seq = {
             let mut s = self.seqs();
@@ -70,9 +72,10 @@ impl Journal {
             seq
         };
         let store = store.clone();
-        let written =
-            crate::runtime::blocking(move || store.journal_append(seq, &batch).map(|()| batch))
-                .await;
+        let written = crate::runtime::blocking(move || {
+            store.journal_append(seq, &batch, names).map(|()| batch)
+        })
+        .await;
         match written {
             Ok(batch) => Ok((seq, batch)),
             Err(e) => {

@@ -311,7 +311,8 @@ impl Runtime {
         let (Some(store), Some(journal), true) = (&self.store, &self.journal, durable) else {
             return self.apply(batch, false).await;
         };
-        let (seq, batch) = journal.append(store, batch).await?;
+        let creates = self.config.unknown == UnknownPolicy::Create;
+        let (seq, batch) = journal.append(store, batch, creates).await?;
         let report = self.apply(batch, false).await;
         journal.applied(seq);
         let report = report?;

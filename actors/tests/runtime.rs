@@ -431,6 +431,29 @@ fn a_durable_ingest_survives_a_stop_without_checkpoint() {
     block_on(rt.shutdown()).unwrap();
 }
 
+/// An entity a durable batch created (live feeds that announce devices by
+/// sending data) comes back after a stop without checkpoint, name and all.
+#[test]
+fn an_entity_created_by_a_durable_batch_survives_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Store::open(dir.path(), Retention::default()).unwrap();
+    let creating = || RuntimeConfig {
+        unknown: UnknownPolicy::Create,
+        ..config(2)
+    };
+    let rt = Runtime::start(creating(), Some(open())).unwrap();
+    let id = EntityId::new(Kind::Sensor, "dur-announced");
+    block_on(rt.ingest(vec![temp(id, 5, 21.0)], true)).unwrap();
+    drop(rt);
+    let rt = Runtime::start(creating(), Some(open())).unwrap();
+    let r = block_on(rt.get(id))
+        .unwrap()
+        .expect("recreated from the journal");
+    assert_eq!(r.name, "dur-announced");
+    assert_eq!(r.common.readings.number(Measurand::Temperature), Some(21.0));
+    block_on(rt.shutdown()).unwrap();
+}
+
 #[test]
 fn commands_set_desired_state_and_go_on_to_the_world() {
     let s = start(config(2));

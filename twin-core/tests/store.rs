@@ -668,7 +668,7 @@ fn the_journal_keeps_batches_until_a_checkpoint_passes_them(engine: EngineKind) 
         let batch: Vec<Observation> = (0..3)
             .map(|k| temp(id, SimTime::secs(seq * 10 + k), k as f64))
             .collect();
-        store.journal_append(seq as u64, &batch).unwrap();
+        store.journal_append(seq as u64, &batch, seq == 3).unwrap();
     }
     let after = |seq| -> Vec<u64> { store.journal_after(seq).map(|e| e.unwrap().seq).collect() };
     assert_eq!(after(0), [1, 2, 3, 4, 5]);
@@ -676,6 +676,8 @@ fn the_journal_keeps_batches_until_a_checkpoint_passes_them(engine: EngineKind) 
     assert_eq!(third.batch.len(), 3);
     assert_eq!(third.batch[2], temp(id, SimTime::secs(32), 2.0));
     assert_eq!(third.names, [(id, "journal-probe".to_string())]);
+    let fourth = store.journal_after(3).next().unwrap().unwrap();
+    assert!(fourth.names.is_empty());
     store.journal_checkpointed(3).unwrap();
     assert_eq!(after(0), [4, 5]);
     assert_eq!(store.journal_applied().unwrap(), 3);

@@ -82,7 +82,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            window: 80,
+            window: 200,
             cap: 125.0,
             horizon: 150.0,
             folds: 5,

@@ -11,8 +11,9 @@
 //! crash the runtime applies the entries past it again before it takes
 //! any input, so an acknowledged batch is never lost.
 //!
-//! An entry holds the batch and the names of its entities (an entity the
-//! batch created has no stored record to learn its name from).
+//! An entry holds the batch and, when the batch may create entities, the
+//! names of its entities (an entity the batch created has no stored record
+//! to learn its name from; any other was stored when it was created).
 
 use serde::{Deserialize, Serialize};
 
@@ -42,15 +43,18 @@ impl Journaled {
 
 impl Store {
     /// Writes a durable batch under `seq` (made durable by the next
-    /// [`Store::flush`]).
-    pub fn journal_append(&self, seq: u64, batch: &[Observation]) -> Result<()> {
-        let mut ids: Vec<EntityId> = batch.iter().map(|o| o.entity).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let names: Vec<(EntityId, String)> = ids
-            .into_iter()
-            .filter_map(|id| id.local_name().map(|n| (id, n)))
-            .collect();
+    /// [`Store::flush`]), with its entities' names if `names`.
+    pub fn journal_append(&self, seq: u64, batch: &[Observation], names: bool) -> Result<()> {
+        let names: Vec<(EntityId, String)> = if names {
+            let mut ids: Vec<EntityId> = batch.iter().map(|o| o.entity).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into_iter()
+                .filter_map(|id| id.local_name().map(|n| (id, n)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let entry = (names, batch);
         let bytes = postcard::to_allocvec(&entry)
             .map_err(|e| StoreError::Io(format!("journal entry {seq}: {e}")))?;
