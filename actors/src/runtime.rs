@@ -307,6 +307,22 @@ impl Runtime {
         batch: Vec<Observation>,
         durable: bool,
     ) -> Result<BatchReport, RuntimeError> {
+        let report = self.ingest_unsynced(batch, durable).await?;
+        if durable {
+            self.sync().await?;
+        }
+        Ok(report)
+    }
+
+    /// [`Runtime::ingest`] up to the sync: a durable batch is journaled and
+    /// applied, and is durable once a [`Runtime::sync`] called after this
+    /// returns has returned. A stream of batches can so apply the next
+    /// while the last ones are being made durable.
+    pub async fn ingest_unsynced(
+        &self,
+        batch: Vec<Observation>,
+        durable: bool,
+    ) -> Result<BatchReport, RuntimeError> {
         self.check_size(batch.len())?;
         let (Some(store), Some(journal), true) = (&self.store, &self.journal, durable) else {
             return self.apply(batch, false).await;
@@ -315,10 +331,16 @@ impl Runtime {
         let (seq, batch) = journal.append(store, batch, creates).await?;
         let report = self.apply(batch, false).await;
         journal.applied(seq);
-        let report = report?;
-        let store = store.clone();
-        blocking(move || store.flush()).await?;
-        Ok(report)
+        report
+    }
+
+    /// Makes every write so far durable (one sync shared by concurrent
+    /// callers); nothing to do without a store.
+    pub async fn sync(&self) -> Result<(), RuntimeError> {
+        match self.store.clone() {
+            Some(store) => blocking(move || store.flush()).await,
+            None => Ok(()),
+        }
     }
 
     /// Routes a batch to the shards, then the readings its sensors pass on

@@ -108,6 +108,53 @@ async fn reads_lists_and_relations() {
     );
 }
 
+/// A stream of durable batches, mixed with plain ones: the next batches
+/// are applied while earlier ones wait for their sync, and the acks still
+/// come one per batch, in order, each durable batch's once it is durable;
+/// once the last is acknowledged, the entity shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_durable_batches_is_acknowledged_in_order() {
+    let f = fixture(LimitConfig::default()).await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let batches: Vec<pb::IngestRequest> = (0..40u64)
+        .map(|b| pb::IngestRequest {
+            batch_id: 100 + b,
+            durable: b % 3 != 2,
+            observations: vec![obs(
+                "sensor/t0",
+                10_000 + 1_000 * b as i64,
+                "temperature",
+                20.0 + b as f64 / 10.0,
+            )],
+        })
+        .collect();
+    let mut acks = c
+        .ingest(tokio_stream::iter(batches))
+        .await
+        .unwrap()
+        .into_inner();
+    for b in 0..40u64 {
+        let ack = acks.message().await.unwrap().unwrap();
+        assert_eq!(ack.batch_id, 100 + b);
+        assert_eq!(ack.durable, b % 3 != 2, "batch {b}");
+        assert!(ack.errors.is_empty(), "{:?}", ack.errors);
+    }
+    assert!(acks.message().await.unwrap().is_none(), "one ack per batch");
+    let e = c
+        .get_entity(pb::GetEntityRequest {
+            id: "sensor/t0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let t = e
+        .readings
+        .iter()
+        .find(|r| r.measurand == "temperature")
+        .unwrap();
+    assert_eq!(t.time_ms, 49_000);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_reports_each_bad_item_and_applies_the_rest() {
     let f = fixture(LimitConfig::default()).await;

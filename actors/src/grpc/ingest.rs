@@ -1,5 +1,6 @@
 //! Writes: ingest streams of observations and batches of commands.
 
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 use twin_core::SimTime;
@@ -9,6 +10,10 @@ use twin_proto::v1 as pb;
 use super::limits::Limits;
 use super::service::{Stream_, TwinService, internal};
 use crate::runtime::Runtime;
+
+/// Durable batches of one stream waiting for their sync at most: the
+/// stream's next batches are applied meanwhile.
+const SYNCING: usize = 16;
 
 pub(super) async fn ingest(
     svc: &TwinService,
@@ -24,20 +29,46 @@ pub(super) async fn ingest(
     let (sim, skew) = (svc.sim.clone(), svc.max_skew);
     let (tx, rx) = mpsc::channel::<Result<pb::IngestAck, Status>>(16);
     tokio::spawn(async move {
-        while let Some(next) = input.message().await.transpose() {
-            let batch = match next {
-                Ok(b) => b,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    break;
+        // Acks in the order of the batches; a durable batch's once a sync
+        // that started after it was applied has ended. The next batches are
+        // applied meanwhile, up to `SYNCING` of them waiting.
+        let mut waiting = futures::stream::FuturesOrdered::new();
+        let mut open = true;
+        while open || !waiting.is_empty() {
+            tokio::select! {
+                biased;
+                Some(ack) = waiting.next(), if !waiting.is_empty() => {
+                    let ack: Result<pb::IngestAck, Status> = ack;
+                    let stop = ack.is_err();
+                    if tx.send(ack).await.is_err() || stop {
+                        break;
+                    }
                 }
-            };
-            // Read per batch: the clock moves while a stream is open.
-            let latest = sim.as_ref().map(|s| s.status().time + skew);
-            let ack = ingest_batch(&runtime, &limits, client, batch, latest).await;
-            let stop = ack.is_err();
-            if tx.send(ack).await.is_err() || stop {
-                break;
+                next = input.message(), if open && waiting.len() < SYNCING => {
+                    let batch = match next.transpose() {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => {
+                            waiting.push_back(futures::future::Either::Left(std::future::ready(Err(e))));
+                            open = false;
+                            continue;
+                        }
+                        None => {
+                            open = false;
+                            continue;
+                        }
+                    };
+                    // Read per batch: the clock moves while a stream is open.
+                    let latest = sim.as_ref().map(|s| s.status().time + skew);
+                    let ack = ingest_batch(&runtime, &limits, client, batch, latest).await;
+                    let runtime = runtime.clone();
+                    waiting.push_back(futures::future::Either::Right(async move {
+                        let ack = ack?;
+                        if ack.durable {
+                            runtime.sync().await.map_err(internal)?;
+                        }
+                        Ok(ack)
+                    }));
+                }
             }
         }
     });
@@ -156,7 +187,7 @@ async fn ingest_batch(
         }
     }
     let report = runtime
-        .ingest(good, batch.durable)
+        .ingest_unsynced(good, batch.durable)
         .await
         .map_err(internal)?;
     for (j, e) in &report.errors {
