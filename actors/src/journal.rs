@@ -35,6 +35,10 @@ struct Seqs {
     next: u64,
     /// Batches journaled and not yet applied by every shard.
     in_flight: BTreeSet<u64>,
+    /// The position the last checkpoint recorded.
+    checkpointed: u64,
+    /// A checkpoint asked for by [`Journal::due`] is under way.
+    checkpointing: bool,
 }
 
 impl Journal {
@@ -47,6 +51,8 @@ impl Journal {
             seqs: Mutex::new(Seqs {
                 next: applied.max(last) + 1,
                 in_flight: BTreeSet::new(),
+                checkpointed: applied,
+                checkpointing: false,
             }),
         })
     }
@@ -88,6 +94,29 @@ impl Journal {
     /// Batch `seq` has been applied by every shard (or failed).
     pub fn applied(&self, seq: u64) {
         self.seqs().in_flight.remove(&seq);
+    }
+
+    /// Whether batch `seq` is `every` or more past the last checkpoint, and
+    /// no other caller is checkpointing for that already; the caller then
+    /// checkpoints.
+    pub fn due(&self, seq: u64, every: u64) -> bool {
+        let mut s = self.seqs();
+        let due = !s.checkpointing && seq >= s.checkpointed.saturating_add(every.max(1));
+        s.checkpointing |= due;
+        due
+    }
+
+    /// The checkpoint [`Journal::due`] asked for failed: the next batch
+    /// asks again.
+    pub fn checkpoint_failed(&self) {
+        self.seqs().checkpointing = false;
+    }
+
+    /// A checkpoint recorded position `p`.
+    pub fn checkpointed(&self, p: u64) {
+        let mut s = self.seqs();
+        s.checkpointed = s.checkpointed.max(p);
+        s.checkpointing = false;
     }
 
     /// The position a checkpoint starting now may record: every batch up

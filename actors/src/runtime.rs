@@ -45,6 +45,11 @@ pub struct RuntimeConfig {
     pub lockstep: bool,
     /// Inference models hosted beside the entities they follow.
     pub models: Models,
+    /// Durable batches journaled since the last checkpoint past which the
+    /// ingest call that crosses it checkpoints: the journal (and the work
+    /// a restart after a crash has) stays bounded however rarely the
+    /// caller checkpoints.
+    pub checkpoint_every: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -58,6 +63,7 @@ impl Default for RuntimeConfig {
             bus_capacity: 1024,
             lockstep: false,
             models: Models::default(),
+            checkpoint_every: 4_096,
         }
     }
 }
@@ -331,6 +337,12 @@ impl Runtime {
         let (seq, batch) = journal.append(store, batch, creates).await?;
         let report = self.apply(batch, false).await;
         journal.applied(seq);
+        if journal.due(seq, self.config.checkpoint_every)
+            && let Err(e) = self.checkpoint().await
+        {
+            journal.checkpoint_failed();
+            return Err(e);
+        }
         report
     }
 
@@ -470,9 +482,10 @@ impl Runtime {
         if let Some(store) = &self.store {
             let err = |e: twin_core::store::StoreError| RuntimeError::Store(e.to_string());
             store.flush().map_err(err)?;
-            if let Some(p) = position.filter(|p| *p > 0) {
+            if let (Some(p), Some(journal)) = (position.filter(|p| *p > 0), &self.journal) {
                 store.journal_checkpointed(p).map_err(err)?;
                 store.flush().map_err(err)?;
+                journal.checkpointed(p);
             }
         }
         Ok(n)

@@ -454,6 +454,43 @@ fn an_entity_created_by_a_durable_batch_survives_a_stop() {
     block_on(rt.shutdown()).unwrap();
 }
 
+/// However rarely the caller checkpoints, the journal stays bounded: the
+/// durable batch that crosses `checkpoint_every` checkpoints, and every
+/// reading is still there after a stop without checkpoint.
+#[test]
+fn the_journal_stays_bounded_without_checkpoints_from_the_caller() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Store::open(dir.path(), Retention::default()).unwrap();
+    let every = |n| RuntimeConfig {
+        checkpoint_every: n,
+        ..config(2)
+    };
+    let rt = Runtime::start(every(50), Some(open())).unwrap();
+    let recs: Vec<EntityRecord> = (0..10)
+        .map(|i| thermometer(&format!("bound-{i}")))
+        .collect();
+    let ids: Vec<EntityId> = recs.iter().map(EntityRecord::id).collect();
+    block_on(rt.create(recs, SimTime::ZERO)).unwrap();
+    for b in 0..420 {
+        let id = ids[b % ids.len()];
+        block_on(rt.ingest(vec![temp(id, 10 + b as i64, 20.0)], true)).unwrap();
+    }
+    let store = rt.store().unwrap().clone();
+    let held = store.journal_after(0).count();
+    assert!(held <= 50, "{held} batches held in the journal");
+    assert!(store.journal_applied().unwrap() >= 370);
+    drop(store);
+    drop(rt);
+    let rt = Runtime::start(every(50), Some(open())).unwrap();
+    for (k, id) in ids.iter().enumerate() {
+        let last = (0..420).rev().find(|b| b % ids.len() == k).unwrap();
+        let r = block_on(rt.get(*id)).unwrap().unwrap();
+        let t = r.common.readings.get(Measurand::Temperature).unwrap().time;
+        assert_eq!(t, SimTime::secs(10 + last as i64));
+    }
+    block_on(rt.shutdown()).unwrap();
+}
+
 #[test]
 fn commands_set_desired_state_and_go_on_to_the_world() {
     let s = start(config(2));
