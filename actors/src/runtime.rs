@@ -479,12 +479,20 @@ impl Runtime {
                 .map_err(|_| RuntimeError::Stopped)?
                 .map_err(RuntimeError::Store)?;
         }
-        if let Some(store) = &self.store {
-            let err = |e: twin_core::store::StoreError| RuntimeError::Store(e.to_string());
-            store.flush().map_err(err)?;
-            if let (Some(p), Some(journal)) = (position.filter(|p| *p > 0), &self.journal) {
-                store.journal_checkpointed(p).map_err(err)?;
-                store.flush().map_err(err)?;
+        // The syncs and the journal's trimming run on the blocking pool: a
+        // checkpoint may be taken by an ingest call on an async worker.
+        if let Some(store) = self.store.clone() {
+            let p = position.filter(|p| *p > 0);
+            blocking(move || {
+                store.flush()?;
+                if let Some(p) = p {
+                    store.journal_checkpointed(p)?;
+                    store.flush()?;
+                }
+                Ok(())
+            })
+            .await?;
+            if let (Some(p), Some(journal)) = (p, &self.journal) {
                 journal.checkpointed(p);
             }
         }

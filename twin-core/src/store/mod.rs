@@ -23,6 +23,7 @@
 //! goes through a [`watch::Tracked`] engine, so a write that stops completing
 //! is seen ([`Store::write_stall`]).
 
+mod alerting;
 pub mod engine;
 mod group_commit;
 mod history;
@@ -159,9 +160,6 @@ const OPEN: &str = "open";
 const ENTITIES: &str = "entity_count";
 const EVENTS: &str = "event_count";
 const EVENT_SEQ: &str = "event_seq";
-/// Set once [`Tree::Alerting`] indexes every stored state (a store written
-/// before the index existed gets it built when it is first opened).
-const ALERTING_INDEXED: &str = "alerting_indexed";
 
 impl Store {
     /// Opens (or creates) the store in directory `path` on its own engine
@@ -221,9 +219,7 @@ impl Store {
                 (count(Tree::State)?, count(Tree::Events)?)
             }
         };
-        if !db.contains(Tree::Meta, ALERTING_INDEXED.as_bytes())? {
-            index_alerting(db)?;
-        }
+        alerting::index_once(db)?;
         db.insert(Tree::Meta, OPEN.as_bytes(), &[])?;
         db.flush()?;
         let history = history::History::open(engine.clone())?;
@@ -288,14 +284,7 @@ impl Store {
             batch.insert(Tree::State, &key, &buf);
             buf.clear();
             batch.insert(Tree::Names, &key, r.name.as_bytes());
-            // The alert index follows the state in the same batch. Most
-            // records have no alert and never had one: a lookup (bloom
-            // filtered) is cheaper than a tombstone per write.
-            if has_alert(r) {
-                batch.insert(Tree::Alerting, &key, &[]);
-            } else if self.db().contains(Tree::Alerting, &key)? {
-                batch.remove(Tree::Alerting, &key);
-            }
+            alerting::follow(self.db(), &mut batch, &key, r)?;
         }
         self.db().apply(batch)?;
         self.inner.entities.fetch_add(created, Ordering::Relaxed);
@@ -506,21 +495,6 @@ impl Store {
                 Some(decode_record(&v, id).inspect(|r| {
                     EntityId::new(id.kind(), &r.name);
                 }))
-            })
-    }
-
-    /// The stored entities after `after` whose stored state holds an open
-    /// alert, in id order (their states may be older than a resident copy).
-    pub fn alerting_after(
-        &self,
-        after: Option<EntityId>,
-    ) -> impl Iterator<Item = Result<EntityId>> + '_ {
-        let from = after.map_or(0, |id| id.raw().saturating_add(1));
-        self.db()
-            .range(Tree::Alerting, &from.to_be_bytes(), None, false)
-            .filter_map(|item| match item {
-                Ok((k, _)) => keys::id_from(&k).map(Ok),
-                Err(e) => Some(Err(e)),
             })
     }
 
@@ -770,27 +744,6 @@ pub(crate) fn corrupt(key: impl FnOnce() -> String) -> impl FnOnce(postcard::Err
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], id: EntityId) -> Result<T> {
     postcard::from_bytes(bytes).map_err(corrupt(|| id.to_string()))
-}
-
-/// Whether a record has a reading at a warning or critical level.
-fn has_alert(r: &EntityRecord) -> bool {
-    r.common.readings.worst_level() != crate::state::AlarmLevel::Normal
-}
-
-/// Builds [`Tree::Alerting`] from every stored state, once.
-fn index_alerting(db: &dyn Engine) -> Result<()> {
-    let mut batch = Batch::default();
-    for item in db.range(Tree::State, &[], None, false) {
-        let (k, v) = item?;
-        let Some(id) = keys::id_from(&k) else {
-            continue;
-        };
-        if has_alert(&decode_record(&v, id)?) {
-            batch.insert(Tree::Alerting, &k, &[]);
-        }
-    }
-    batch.insert(Tree::Meta, ALERTING_INDEXED.as_bytes(), &[]);
-    db.apply(batch)
 }
 
 /// A stored record: the record, then what inference keeps for it when there
