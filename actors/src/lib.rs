@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod inference;
 pub mod journal;
 pub mod listing;
+pub mod priority;
 pub mod runtime;
 pub mod shard;
 pub mod shard_actor;

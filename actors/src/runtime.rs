@@ -139,6 +139,7 @@ impl Runtime {
                         let arbiter = Arbiter::new();
                         let b = b.clone();
                         addrs.push(ShardActor::start_in_arbiter(&arbiter.handle(), move |_| {
+                            crate::priority::lower(crate::priority::WRITES);
                             ShardActor::new(core, b, history)
                         }));
                         arbiters.push(arbiter);

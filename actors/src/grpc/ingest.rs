@@ -28,7 +28,7 @@ pub(super) async fn ingest(
     let limits = svc.limits.clone();
     let (sim, skew) = (svc.sim.clone(), svc.max_skew);
     let (tx, rx) = mpsc::channel::<Result<pb::IngestAck, Status>>(16);
-    tokio::spawn(async move {
+    svc.bulk.spawn(async move {
         // Acks in the order of the batches; a durable batch's once a sync
         // that started after it was applied has ended. The next batches are
         // applied meanwhile, up to `SYNCING` of them waiting.

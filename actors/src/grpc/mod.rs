@@ -81,6 +81,13 @@ pub enum ServeError {
 /// dashboard may follow a thousand watch streams over one connection.
 const MAX_STREAMS_PER_CONNECTION: u32 = 4_096;
 
+/// Bytes a connection may have sent that its calls have not read yet.
+/// h2 also sizes by it how many small frames may wait unread (half of it,
+/// at up to 256 bytes a frame) before it closes the connection as a flood:
+/// at hyper's 1 MiB, a client pipelining unary calls at 10,000 a second
+/// was cut off once the server fell 200 ms behind.
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// A bound server: its address, and the future that serves until `shutdown`.
 pub async fn bind(
     config: ServerConfig,
@@ -109,6 +116,10 @@ pub async fn bind(
         limits,
         pace: Default::default(),
         max_skew: config.max_skew,
+        bulk: Arc::new(
+            crate::priority::Pool::bulk("twin-ingest")
+                .map_err(|e| ServeError::Transport(e.to_string()))?,
+        ),
     };
     // tonic's own decoding limit is a backstop above ours, so that ours
     // answers first, with a message that names the limit.
@@ -133,7 +144,8 @@ pub async fn bind(
         .map_err(|e| ServeError::Transport(e.to_string()))?;
     let mut builder = Server::builder()
         .concurrency_limit_per_connection(config.limits.concurrency_per_connection.max(1))
-        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION));
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .initial_connection_window_size(Some(CONNECTION_WINDOW));
     if let Some((cert, key)) = &config.tls {
         builder = builder
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))

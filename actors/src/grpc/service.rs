@@ -31,6 +31,10 @@ pub struct TwinService {
     pub pace: WatchPace,
     /// How far ahead of the simulation's clock an ingested observation may be.
     pub max_skew: SimTime,
+    /// Where ingest streams are decoded, checked and routed: threads at
+    /// the bulk priority, so that a client writing at full rate does not
+    /// queue every other client's calls behind its batches.
+    pub(super) bulk: Arc<crate::priority::Pool>,
 }
 
 pub(super) type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
