@@ -26,11 +26,13 @@
 pub mod bench;
 pub mod bench_grpc;
 pub mod bench_inference;
+pub mod bench_ndvi;
 pub mod bench_store;
 pub mod control;
 pub mod drive;
 pub mod eval;
 pub mod fuzz;
+pub mod ndvi;
 pub mod progress;
 pub mod replay;
 pub mod run;

@@ -78,6 +78,9 @@ enum Command {
     /// Send hostile input to every API method and file reader, and check
     /// that nothing panics and the server keeps answering.
     Fuzz(twin::fuzz::Args),
+    /// NDVI from a red and a near-infrared GeoTIFF band, per pixel and per
+    /// parcel, optionally sent to a running twin.
+    Ndvi(twin::ndvi::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -101,6 +104,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(a) => twin::eval::main(a),
         Command::Train(a) => twin::train::main(a),
         Command::Fuzz(a) => twin::fuzz::main(a),
+        Command::Ndvi(a) => twin::ndvi::main(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,5 +5,6 @@
 
 pub mod anomaly;
 pub mod models;
+pub mod raster;
 pub mod rul;
 pub mod track;

@@ -82,6 +82,19 @@ enum What {
         #[command(flatten)]
         bench: twin::bench_inference::InferenceBench,
     },
+    /// NDVI pixels per second over a Sentinel-2-sized tile in memory (the
+    /// computation and its mask, not the file reads).
+    Ndvi {
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        /// Tile side in pixels (a Sentinel-2 tile at 10 m is 10,980).
+        #[arg(long, default_value_t = 10_980)]
+        side: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -91,6 +104,17 @@ enum What {
         #[arg(long, default_value_t = 2)]
         workers: usize,
     },
+}
+
+/// A benchmark's figures: one JSON object, or a line each.
+fn print_figures(v: &serde_json::Value, json: bool) {
+    if json {
+        println!("{v}");
+    } else if let Some(o) = v.as_object() {
+        for (k, x) in o {
+            println!("{k}: {x}");
+        }
+    }
 }
 
 /// Whether a benchmark is batch work over big buffers (see the allocator
@@ -119,14 +143,11 @@ pub fn main(args: Args) -> Result<()> {
             Ok(())
         }
         What::Inference { json, bench } => {
-            let v = twin::bench_inference::run(&bench)?;
-            if json {
-                println!("{v}");
-            } else if let Some(o) = v.as_object() {
-                for (k, x) in o {
-                    println!("{k}: {x}");
-                }
-            }
+            print_figures(&twin::bench_inference::run(&bench)?, json);
+            Ok(())
+        }
+        What::Ndvi { json, side, runs } => {
+            print_figures(&twin::bench_ndvi::run(side, runs)?, json);
             Ok(())
         }
         What::Grpc { json, bench } => {
