@@ -3,6 +3,7 @@
 //! benchmark defines it (`twin-eval`).
 
 pub mod cmapss;
+pub mod forecast;
 pub mod nab;
 pub mod world;
 
@@ -25,6 +26,8 @@ enum What {
     Cmapss(cmapss::Args),
     /// A scenario with its models on, scored against the world's truth.
     World(world::Args),
+    /// The forecaster on an hourly series, walked forward past a date.
+    Forecast(forecast::Args),
 }
 
 pub fn main(args: Args) -> Result<()> {
@@ -32,5 +35,6 @@ pub fn main(args: Args) -> Result<()> {
         What::Nab(a) => nab::main(a),
         What::Cmapss(a) => cmapss::main(a),
         What::World(a) => world::main(a),
+        What::Forecast(a) => forecast::main(a),
     }
 }

@@ -204,7 +204,8 @@ impl Examples {
 }
 
 /// Column-major copy of `n` row-major rows, as the booster takes them.
-fn columns(rows: &[f64], n: usize) -> Vec<f64> {
+/// Row-major examples (`n` rows) to the column-major layout forust reads.
+pub(crate) fn columns(rows: &[f64], n: usize) -> Vec<f64> {
     let width = rows.len() / n.max(1);
     let mut out = vec![0.0; rows.len()];
     for (i, row) in rows.chunks(width.max(1)).enumerate() {
