@@ -78,10 +78,10 @@ fn fill(
         nir_nodata.unwrap_or(f32::NAN),
     );
     for ((o, &r), &n) in out.iter_mut().zip(red).zip(nir) {
-        let sum = n + r;
-        let v = (n - r) / sum;
-        let masked = sum == 0.0 || !v.is_finite() || r == rn || n == nn;
-        *o = if masked { NODATA } else { v };
+        *o = match pixel(r, n) {
+            Some(v) if r != rn && n != nn => v,
+            _ => NODATA,
+        };
     }
 }
 
