@@ -13,6 +13,7 @@
 //! - [`bus`]: event fan-out that never waits for a slow subscriber;
 //! - [`listing`]: every entity, resident or passivated, a page at a time.
 
+mod areas;
 pub mod bench;
 pub mod bus;
 pub mod grpc;

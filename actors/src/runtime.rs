@@ -21,11 +21,12 @@ use twin_core::store::Store;
 use twin_core::{Command, EntityId, Event, EventLogHash, Kind, Observation, SimTime};
 use twin_infer::models::Models;
 
+use crate::areas::AreaHost;
 use crate::bus::Bus;
 use crate::journal::Journal;
 use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
-    Checkpoint, Commands, Create, Ingest, ListResident, Resident, ShardActor, ShardReply,
+    Checkpoint, Commands, Create, Ingest, ListResident, Relate, Resident, ShardActor, ShardReply,
     SharedCore, Tick, lock, resident_or_store,
 };
 
@@ -111,6 +112,8 @@ pub struct Runtime {
     actix: Option<ActixThread>,
     /// Durable ingest's numbering, with a store.
     journal: Option<Journal>,
+    /// The area models, when any is configured (see [`crate::areas`]).
+    areas: Mutex<Option<AreaHost>>,
 }
 
 impl Runtime {
@@ -158,7 +161,9 @@ impl Runtime {
             .recv()
             .map_err(|_| RuntimeError::Start("actor system did not start".into()))?;
         let journal = store.as_ref().map(Journal::open).transpose()?;
+        let areas = Mutex::new(AreaHost::new(&config.models, &bus, store.as_ref()));
         let runtime = Runtime {
+            areas,
             shards,
             cores,
             bus,
@@ -402,6 +407,30 @@ impl Runtime {
         Ok(report)
     }
 
+    /// Sets what each entity affects (see `ShardCore::relate`): a zone
+    /// keeper's new extents. Each refused item is reported by index.
+    pub async fn relate(
+        &self,
+        items: Vec<(EntityId, Vec<EntityId>)>,
+        now: SimTime,
+    ) -> Result<BatchReport, RuntimeError> {
+        self.check_size(items.len())?;
+        let total = items.len();
+        let lockstep = self.config.lockstep;
+        let parts = self.partition(items, |(id, _)| *id);
+        self.scatter(
+            parts,
+            |items| Relate {
+                items,
+                now,
+                lockstep,
+            },
+            total,
+        )
+        .await
+        .map(|(report, _)| report)
+    }
+
     /// Applies a batch of commands.
     pub async fn command(&self, commands: Vec<Command>) -> Result<BatchReport, RuntimeError> {
         self.check_size(commands.len())?;
@@ -413,22 +442,33 @@ impl Runtime {
             .map(|(report, _)| report)
     }
 
-    /// Periodic upkeep at `now` on every shard, then passivation.
+    /// Periodic upkeep at `now` on every shard, then passivation; then the
+    /// area models decide on what was published since the last tick.
     pub async fn tick(&self, now: SimTime) -> Result<BatchReport, RuntimeError> {
         let lockstep = self.config.lockstep;
         let passivate_after = self.config.passivate_after;
         let parts: Vec<Vec<(u32, ())>> = self.shards.iter().map(|_| vec![(0, ())]).collect();
-        self.scatter(
-            parts,
-            |_| Tick {
-                now,
-                passivate_after,
-                lockstep,
-            },
-            0,
-        )
-        .await
-        .map(|(report, _)| report)
+        let report = self
+            .scatter(
+                parts,
+                |_| Tick {
+                    now,
+                    passivate_after,
+                    lockstep,
+                },
+                0,
+            )
+            .await
+            .map(|(report, _)| report)?;
+        // Taken out for the step (which awaits the runtime): a tick called
+        // while another's areas step leaves them to the next tick.
+        let host = self.areas.lock().expect("areas lock poisoned").take();
+        if let Some(mut host) = host {
+            let stepped = host.step(self, now).await;
+            *self.areas.lock().expect("areas lock poisoned") = Some(host);
+            stepped?;
+        }
+        Ok(report)
     }
 
     /// The current record of an entity, resident or passivated. A resident
@@ -479,6 +519,12 @@ impl Runtime {
             n += r
                 .map_err(|_| RuntimeError::Stopped)?
                 .map_err(RuntimeError::Store)?;
+        }
+        if let (Some(store), Some(host)) = (
+            &self.store,
+            self.areas.lock().expect("areas lock poisoned").as_ref(),
+        ) {
+            host.save(store)?;
         }
         // The syncs and the journal's trimming run on the blocking pool: a
         // checkpoint may be taken by an ingest call on an async worker.
@@ -551,6 +597,9 @@ impl Routed for Create {
 }
 impl Routed for Tick {
     type Item = ();
+}
+impl Routed for Relate {
+    type Item = (EntityId, Vec<EntityId>);
 }
 
 /// Store I/O off the async workers: on tokio's blocking pool when called

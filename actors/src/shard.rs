@@ -191,6 +191,59 @@ impl ShardCore {
         Ok(())
     }
 
+    /// Replaces what `id` affects (its [`Relation::Affects`] relations) by
+    /// `targets`, in its record and in the store's indexes: a disease zone
+    /// now over other parcels. Other relations stay as created.
+    pub fn relate(
+        &mut self,
+        id: EntityId,
+        targets: &[EntityId],
+        now: SimTime,
+    ) -> Result<(), InputError> {
+        let wanted: Vec<Relation> = targets.iter().map(|t| Relation::Affects(*t)).collect();
+        for r in &wanted {
+            r.check(id)?;
+        }
+        let e = self.locate(id, now)?;
+        let (removed, added) = by_kind!(id.kind(), self.relate_as(e, &wanted, now));
+        if let (Some(store), false) = (&self.store, removed.is_empty() && added.is_empty())
+            && let Err(e) = store.replace_relations(id, &removed, &added)
+        {
+            return Err(unavailable(id, e));
+        }
+        Ok(())
+    }
+
+    /// Sets the `Affects` relations of `e`; returns those dropped and added.
+    fn relate_as<S: Hostable>(
+        &mut self,
+        e: Entity,
+        wanted: &[Relation],
+        now: SimTime,
+    ) -> (Vec<Relation>, Vec<Relation>) {
+        let (mut h, _) = S::query(&mut self.queries)
+            .get_mut(&mut self.world, e)
+            .expect("an indexed entity has its kind's component");
+        let relations = &mut h.common.extras_mut().relations;
+        let removed: Vec<Relation> = relations
+            .iter()
+            .filter(|r| matches!(r, Relation::Affects(_)) && !wanted.contains(r))
+            .copied()
+            .collect();
+        let added: Vec<Relation> = wanted
+            .iter()
+            .filter(|r| !relations.contains(r))
+            .copied()
+            .collect();
+        relations.retain(|r| !removed.contains(r));
+        relations.extend(&added);
+        if !(removed.is_empty() && added.is_empty()) {
+            h.common.updated = h.common.updated.max(now);
+            h.common.dirty = true;
+        }
+        (removed, added)
+    }
+
     fn stored(&self, id: EntityId) -> Result<bool, InputError> {
         match &self.store {
             Some(s) => s.contains_state(id).map_err(|e| unavailable(id, e)),

@@ -278,6 +278,32 @@ impl Handler<Create> for ShardActor {
     }
 }
 
+/// New `Affects` relations of entities of this shard (see
+/// [`ShardCore::relate`]).
+#[derive(Message)]
+#[rtype(result = "ShardReply")]
+pub struct Relate {
+    pub items: Vec<(u32, (EntityId, Vec<EntityId>))>,
+    pub now: SimTime,
+    pub lockstep: bool,
+}
+
+impl Handler<Relate> for ShardActor {
+    type Result = MessageResult<Relate>;
+
+    fn handle(&mut self, msg: Relate, _: &mut Context<Self>) -> Self::Result {
+        let now = msg.now;
+        let (mut reply, _) = Self::run(
+            &mut lock(&self.core),
+            &msg.items,
+            msg.lockstep,
+            |core, _, (id, targets)| core.relate(*id, targets, now).map(|()| Applied::Current),
+        );
+        self.finish(&mut reply, msg.lockstep);
+        MessageResult(reply)
+    }
+}
+
 /// Periodic upkeep, then passivation of entities idle for `passivate_after`.
 #[derive(Message)]
 #[rtype(result = "ShardReply")]

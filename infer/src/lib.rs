@@ -4,6 +4,7 @@
 //! and replay reproduces every output.
 
 pub mod anomaly;
+pub mod areas;
 pub mod forecast;
 pub mod models;
 pub mod raster;

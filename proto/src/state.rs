@@ -95,6 +95,7 @@ pub fn relation_type(r: &Relation) -> pb::RelationType {
     match r {
         Relation::AttachedTo(_) => pb::RelationType::AttachedTo,
         Relation::LiesIn(_) => pb::RelationType::LiesIn,
+        Relation::Affects(_) => pb::RelationType::Affects,
     }
 }
 

@@ -202,12 +202,14 @@ fn show(store: &Store, id: EntityId, args: &Args) -> Result<()> {
         match r {
             Relation::AttachedTo(t) => println!("  attached to {t}"),
             Relation::LiesIn(t) => println!("  lies in {t}"),
+            Relation::Affects(t) => println!("  affects {t}"),
         }
     }
     for (src, r) in incoming {
         match r {
             Relation::AttachedTo(_) => println!("  {src} is attached to it"),
             Relation::LiesIn(_) => println!("  {src} lies in it"),
+            Relation::Affects(_) => println!("  {src} affects it"),
         }
     }
     for (m, h) in history {

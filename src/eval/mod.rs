@@ -3,6 +3,7 @@
 //! benchmark defines it (`twin-eval`).
 
 pub mod cmapss;
+pub mod disease;
 pub mod forecast;
 pub mod nab;
 pub mod world;

@@ -20,6 +20,8 @@
 //!   of its machine within `--warn-within` (every alert on a series that
 //!   belongs to no machine is false), per followed series and day; alerts
 //!   on a machine that is down or in maintenance are counted apart.
+//! - **disease zones** (when a `disease_zones` model runs): see
+//!   [`super::disease`].
 //! - **vehicles** (when a `track` model runs): every raw GPS fix and every
 //!   estimate of the filter against where the vehicle truly was at that
 //!   moment (the world is stepped one tick at a time for it), as RMSE.
@@ -36,6 +38,7 @@ use twin_core::{
 use twin_scenarios::{Scenario, SimWorld};
 
 use super::Result;
+use super::disease::{DiseaseTally, ZoneView};
 use crate::bench::lockstep_config;
 use crate::drive::{Driver, TICK_EVERY};
 use crate::progress;
@@ -144,7 +147,13 @@ struct Tally {
     /// Errors, metres: raw fixes, estimates.
     gps: Vec<f64>,
     estimated: Vec<f64>,
+    /// Zones the twin created (disease zones among them).
+    zones: Vec<EntityId>,
+    disease: DiseaseTally,
 }
+
+/// How often disease zones are compared with the world's outbreaks.
+const DISEASE_EVERY: SimTime = SimTime::hours(6);
 
 async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
     let world = SimWorld::new(scenario)?;
@@ -179,6 +188,7 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
     )?;
     let mut sub = runtime.bus().subscribe(Filter {
         types: vec![
+            EventType::Created,
             EventType::StateChanged,
             EventType::StatusChanged,
             EventType::AlertRaised,
@@ -197,6 +207,12 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
     } else {
         driver.world.tick().max(TICK_EVERY)
     };
+    let diseases = scenario
+        .spec
+        .inference
+        .iter()
+        .any(|s| s.model == "disease_zones");
+    let mut next_disease_sample = DISEASE_EVERY;
     let bar = progress::bar(Some(a.r#for.as_ms().max(1) as u64));
     while driver.now() < a.r#for {
         let to = (driver.now() + stride).min(a.r#for);
@@ -221,6 +237,17 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
                     tally.gps.push(e);
                 }
             }
+        }
+        if diseases && driver.now() >= next_disease_sample {
+            next_disease_sample = driver.now() + DISEASE_EVERY;
+            let mut zones = Vec::new();
+            for id in &tally.zones {
+                if let Some(view) = runtime.get(*id).await?.as_ref().and_then(ZoneView::of) {
+                    zones.push(view);
+                }
+            }
+            let truth = driver.world.truth();
+            tally.disease.sample(driver.now(), &truth.outbreaks, &zones);
         }
         if !down.is_empty() {
             let truth = driver.world.truth();
@@ -270,7 +297,7 @@ async fn run(scenario: &Scenario, a: &Args) -> Result<Map<String, Json>> {
     bar.finish_and_clear();
     driver.finish().await?;
     runtime.shutdown().await?;
-    Ok(scores(&tally, series, a))
+    Ok(scores(&tally, series, a, diseases))
 }
 
 /// Takes the events published so far; returns the machines that went down.
@@ -301,6 +328,7 @@ fn drain(
                     .push((e.time, rul));
             };
             match &e.body {
+                EventBody::Created if e.entity.kind() == Kind::Zone => tally.zones.push(e.entity),
                 EventBody::StatusChanged {
                     to: Status::Machine(s),
                     ..
@@ -359,7 +387,7 @@ fn drain(
     Ok(down)
 }
 
-fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
+fn scores(t: &Tally, series: usize, a: &Args, diseases: bool) -> Map<String, Json> {
     let mut out = Map::new();
     let days = a.r#for.as_secs_f64() / 86_400.0;
     let wear: Vec<_> = t.failures.iter().filter(|f| f.worn).collect();
@@ -434,6 +462,9 @@ fn scores(t: &Tally, series: usize, a: &Args) -> Map<String, Json> {
                 out.insert(format!("{name}_p99_m"), json!(round(e[e.len() * 99 / 100])));
             }
         }
+    }
+    if diseases {
+        t.disease.scores(days, &mut out);
     }
     out.insert("anomaly_series".into(), json!(series));
     out.insert("anomaly_alerts".into(), json!(t.alerts.len()));

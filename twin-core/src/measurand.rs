@@ -127,6 +127,13 @@ measurands! {
     AnomalyScore => "anomaly_score", "", Number, 0.0, 1.0, NO, false;
     PositionEstimate => "position_estimate", "deg", Point, -INF, INF, NO, false;
     PositionSigma => "position_sigma", "m", Number, 0.0, 1.0e7, NO, false;
+    // A zone's extent and life (disease zones grow, move and close).
+    Radius => "radius", "m", Number, 0.0, 1.0e7, NO, false;
+    Active => "active", "", Flag, 0.0, 1.0, NO, false;
+    // What a disease zone is suspected to be ("black-pod", "swollen-shoot"),
+    Suspected => "suspected", "", Text, -INF, INF, NO, false;
+    // and how its severity changes per day.
+    Trend => "trend", "/d", Number, -100.0, 100.0, NO, false;
 }
 
 impl fmt::Display for Measurand {

@@ -35,13 +35,15 @@ fn known() -> String {
     REGISTRY
         .iter()
         .map(|(n, _)| *n)
+        .chain(crate::areas::REGISTRY.iter().map(|(n, _)| *n))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Whether [`REGISTRY`] has a model of this name (without building it).
+/// Whether [`REGISTRY`] or the area models ([`crate::areas::REGISTRY`])
+/// have a model of this name (without building it).
 pub fn check_name(model: &str) -> Result<(), Error> {
-    if REGISTRY.iter().any(|(n, _)| *n == model) {
+    if REGISTRY.iter().any(|(n, _)| *n == model) || crate::areas::is_area(model) {
         Ok(())
     } else {
         Err(Error::Unknown(model.to_string()))
@@ -168,17 +170,25 @@ pub const REGISTRY: &[(&str, Build)] = &[
     ("track", track::build),
 ];
 
-/// The models a twin runs, each under its key, built once and shared by
-/// every shard.
+/// The models a twin runs, each under its key: the followers, built once
+/// and shared by every shard, and the specs of its area models
+/// ([`crate::areas`]), which the runtime builds one of each of.
 #[derive(Clone, Default)]
-pub struct Models(Arc<[(String, Arc<dyn Model>)]>);
+pub struct Models {
+    followers: Arc<[(String, Arc<dyn Model>)]>,
+    areas: Arc<[Spec]>,
+}
 
 impl Models {
     /// Builds every entry; keys must be distinct.
     pub fn build(specs: &[Spec], files: Files) -> Result<Models, Error> {
         let mut out: Vec<(String, Arc<dyn Model>)> = Vec::with_capacity(specs.len());
+        let mut areas: Vec<Spec> = Vec::new();
         for spec in specs {
-            if out.iter().any(|(k, _)| k == spec.key()) {
+            let taken = |key: &str| {
+                out.iter().any(|(k, _)| k == key) || areas.iter().any(|a| a.key() == key)
+            };
+            if taken(spec.key()) {
                 return Err(Error::Params {
                     model: spec.model.clone(),
                     what: format!(
@@ -187,26 +197,47 @@ impl Models {
                     ),
                 });
             }
-            out.push((spec.key().to_string(), build(spec, files)?));
+            if crate::areas::is_area(&spec.model) {
+                // Built once here so that a bad entry fails at load.
+                crate::areas::build(spec)?;
+                areas.push(spec.clone());
+            } else {
+                out.push((spec.key().to_string(), build(spec, files)?));
+            }
         }
-        Ok(Models(out.into()))
+        Ok(Models {
+            followers: out.into(),
+            areas: areas.into(),
+        })
     }
+    /// Whether no follower model is configured (area models aside).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.followers.is_empty()
     }
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.followers.len()
     }
-    /// The models with their keys, in the order they were configured.
+    /// The follower models with their keys, in the order they were
+    /// configured.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<dyn Model>)> {
-        self.0.iter().map(|(k, m)| (k.as_str(), m))
+        self.followers.iter().map(|(k, m)| (k.as_str(), m))
     }
     pub fn get(&self, i: usize) -> &Arc<dyn Model> {
-        &self.0[i].1
+        &self.followers[i].1
     }
     /// The position of the model saved under `key`.
     pub fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
+        self.followers.iter().position(|(k, _)| k == key)
+    }
+    /// A fresh instance of every area model, under its key.
+    pub fn areas(&self) -> Vec<(String, Box<dyn crate::areas::Area>)> {
+        self.areas
+            .iter()
+            .map(|spec| {
+                let area = crate::areas::build(spec).expect("checked when the models were built");
+                (spec.key().to_string(), area)
+            })
+            .collect()
     }
 }
 
@@ -214,17 +245,17 @@ impl std::fmt::Debug for Models {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.iter().map(|(k, m)| (k, m.provenance())))
+            .entries(self.areas.iter().map(|a| (a.key(), a.model.as_str())))
             .finish()
     }
 }
 
 /// Builds the model a spec names.
 pub fn build(spec: &Spec, files: Files) -> Result<Arc<dyn Model>, Error> {
-    check_name(&spec.model)?;
     let (_, build) = REGISTRY
         .iter()
         .find(|(n, _)| *n == spec.model)
-        .expect("checked");
+        .ok_or_else(|| Error::Unknown(spec.model.clone()))?;
     build(spec, files)
 }
 

@@ -63,8 +63,9 @@ impl DiseaseKind {
 pub struct Disease {
     pub kind: DiseaseKind,
     pub severity: f64,
-    /// Which outbreak it belongs to.
+    /// Which outbreak it belongs to, and when that outbreak began.
     pub outbreak: u32,
+    pub onset: SimTime,
 }
 
 #[derive(Component)]
@@ -492,6 +493,7 @@ fn diseases(
                 kind,
                 severity: 0.05,
                 outbreak,
+                onset: now,
             });
         }
     }
@@ -693,6 +695,8 @@ pub fn truth(world: &mut World) -> (Vec<ParcelTruth>, Vec<OutbreakTruth>) {
                 .fold(0.0, f64::max)
                 + 50.0;
             OutbreakTruth {
+                id: members[0].3.outbreak,
+                onset: members[0].3.onset,
                 disease: members[0].3.kind.name(),
                 centre: frame.lonlat(cx, cy),
                 radius_m: radius,

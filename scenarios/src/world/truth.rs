@@ -54,6 +54,9 @@ pub struct ParcelTruth {
 /// The true extent of one outbreak: the parcels it reached, as a circle.
 #[derive(Clone, Debug, Serialize)]
 pub struct OutbreakTruth {
+    /// The outbreak's number, and when it began on its first parcel.
+    pub id: u32,
+    pub onset: SimTime,
     pub disease: &'static str,
     pub centre: (f64, f64),
     pub radius_m: f64,

@@ -47,24 +47,29 @@ pub enum Relation {
     AttachedTo(EntityId),
     /// A parcel, machine or sensor lying in a zone.
     LiesIn(EntityId),
+    /// A zone over what it affects: a disease zone over its parcels. Set
+    /// and replaced by whoever maintains the zone, as the zone changes.
+    Affects(EntityId),
 }
 
 impl Relation {
     pub fn target(self) -> EntityId {
         match self {
-            Relation::AttachedTo(t) | Relation::LiesIn(t) => t,
+            Relation::AttachedTo(t) | Relation::LiesIn(t) | Relation::Affects(t) => t,
         }
     }
     pub fn code(self) -> u8 {
         match self {
             Relation::AttachedTo(_) => 1,
             Relation::LiesIn(_) => 2,
+            Relation::Affects(_) => 3,
         }
     }
     pub fn from_code(code: u8, target: EntityId) -> Option<Relation> {
         match code {
             1 => Some(Relation::AttachedTo(target)),
             2 => Some(Relation::LiesIn(target)),
+            3 => Some(Relation::Affects(target)),
             _ => None,
         }
     }
@@ -73,6 +78,7 @@ impl Relation {
         let ok = match self {
             Relation::AttachedTo(t) => from.kind() == Kind::Sensor && t.kind() != Kind::Sensor,
             Relation::LiesIn(t) => t.kind() == Kind::Zone && from != t,
+            Relation::Affects(t) => from.kind() == Kind::Zone && t.kind() != Kind::Zone,
         };
         if ok {
             Ok(())
@@ -126,6 +132,13 @@ impl Common {
     }
     pub fn relations(&self) -> &[Relation] {
         self.extras.as_deref().map_or(&[], |e| &e.relations)
+    }
+    /// What the entity affects (a disease zone: its parcels).
+    pub fn affects(&self) -> impl Iterator<Item = EntityId> + '_ {
+        self.relations().iter().filter_map(|r| match r {
+            Relation::Affects(t) => Some(*t),
+            _ => None,
+        })
     }
     pub fn tags(&self) -> &[CompactString] {
         self.extras.as_deref().map_or(&[], |e| &e.tags)

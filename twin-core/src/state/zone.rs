@@ -11,6 +11,7 @@ use crate::geometry::Region;
 use crate::id::Kind;
 use crate::measurand::Measurand;
 use crate::observation::Observation;
+use crate::value::Value;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,12 +79,27 @@ impl KindBehaviour for ZoneState {
         !m.commandable() || m == Measurand::ValveOpening
     }
 
+    /// A zone whose extent moves (a disease zone) reports it as readings: a
+    /// `position` moves a circle's centre, a `radius` resizes it, so the
+    /// shape a client reads is the latest extent, and the history of both
+    /// readings is how it grew.
     fn observe(
         &mut self,
         common: &mut Common,
-        _obs: &Observation,
+        obs: &Observation,
         ctx: &mut Ctx,
     ) -> Result<(), InputError> {
+        match (&obs.measurand, &obs.value, &mut self.shape) {
+            (
+                Measurand::Position,
+                Value::Point { lon, lat },
+                Some(ZoneShape::Circle { centre, .. }),
+            ) => *centre = Point::new(*lon, *lat),
+            (Measurand::Radius, Value::Number(r), Some(ZoneShape::Circle { radius_m, .. })) => {
+                *radius_m = *r
+            }
+            _ => {}
+        }
         let level = common.readings.worst_level();
         if level != self.alert_level {
             ctx.emit(EventBody::StatusChanged {

@@ -346,8 +346,24 @@ impl Store {
 
     /// Records `from`'s relationships in both directions.
     pub fn put_relations(&self, from: EntityId, relations: &[Relation]) -> Result<()> {
+        self.replace_relations(from, &[], relations)
+    }
+
+    /// Drops `removed` from the relationship indexes of `from` and adds
+    /// `added`, in one batch: a zone whose extent changed now affects
+    /// other parcels.
+    pub fn replace_relations(
+        &self,
+        from: EntityId,
+        removed: &[Relation],
+        added: &[Relation],
+    ) -> Result<()> {
         let mut batch = Batch::default();
-        for r in relations {
+        for r in removed {
+            batch.remove(Tree::RelFwd, &keys::relation(from, r.code(), r.target()));
+            batch.remove(Tree::RelRev, &keys::relation(r.target(), r.code(), from));
+        }
+        for r in added {
             batch.insert(
                 Tree::RelFwd,
                 &keys::relation(from, r.code(), r.target()),
