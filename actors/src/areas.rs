@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use geo::Centroid;
-use twin_core::state::{EntityRecord, KindState, ZoneShape};
+use twin_core::state::{EntityRecord, KindState, Relation, ZoneShape};
 use twin_core::store::Store;
 use twin_core::{EntityId, EventBody, EventType, Kind, Measurand, SimTime, Value};
 use twin_infer::areas::{Area, AreaOutputs, Place, Reading};
@@ -28,6 +28,7 @@ use crate::runtime::{Runtime, RuntimeError};
 struct Known {
     subtype: String,
     place: Option<Place>,
+    zones: Vec<EntityId>,
 }
 
 pub(crate) struct AreaHost {
@@ -129,7 +130,9 @@ impl AreaHost {
                 {
                     area.observe(Reading {
                         entity: *entity,
+                        subtype: &known.subtype,
                         place: known.place,
+                        zones: &known.zones,
                         time: *time,
                         measurand: *measurand,
                         value,
@@ -217,8 +220,18 @@ fn known(r: &EntityRecord) -> Known {
         }),
         _ => None,
     });
+    let zones = r
+        .common
+        .relations()
+        .iter()
+        .filter_map(|rel| match rel {
+            Relation::LiesIn(z) => Some(*z),
+            _ => None,
+        })
+        .collect();
     Known {
         subtype: r.common.subtype.name().to_string(),
         place,
+        zones,
     }
 }

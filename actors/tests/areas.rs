@@ -142,3 +142,56 @@ async fn a_disease_zone_opens_over_the_sick_parcels_survives_a_restart_and_close
     assert!(store.relations_to(sick[0]).unwrap().is_empty());
     rt.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_gets_the_five_minute_means_of_what_lies_in_it() {
+    let spec: Spec = toml::from_str("model = \"district_aggregates\"").unwrap();
+    let rt = Runtime::start(
+        RuntimeConfig {
+            workers: 2,
+            models: Models::build(&[spec], &no_files).unwrap(),
+            ..RuntimeConfig::default()
+        },
+        None,
+    )
+    .unwrap();
+    let district = EntityRecord::new(Kind::Zone, "district-0", "district");
+    let elsewhere = EntityRecord::new(Kind::Zone, "district-1", "district");
+    let sensor = |name: &str, zone: &EntityRecord| {
+        EntityRecord::new(Kind::Sensor, name, "loop")
+            .with_state(KindState::Sensor(twin_core::state::SensorState::measuring(
+                &[Measurand::Speed, Measurand::Pm25],
+                SimTime::secs(60),
+            )))
+            .with_relation(Relation::LiesIn(zone.id()))
+    };
+    let (a, b, c) = (
+        sensor("loop-a", &district),
+        sensor("loop-b", &district),
+        sensor("loop-c", &elsewhere),
+    );
+    let ids = (a.id(), b.id(), c.id());
+    rt.create(vec![district.clone(), elsewhere, a, b, c], SimTime::ZERO)
+        .await
+        .unwrap();
+    let obs = |id, t, m, x| Observation::number(id, SimTime::secs(t), m, x);
+    rt.ingest(
+        vec![
+            obs(ids.0, 60, Measurand::Speed, 40.0),
+            obs(ids.1, 60, Measurand::Speed, 20.0),
+            obs(ids.2, 60, Measurand::Speed, 90.0),
+            obs(ids.0, 120, Measurand::Pm25, 9.0),
+        ],
+        false,
+    )
+    .await
+    .unwrap();
+    rt.tick(SimTime::secs(360)).await.unwrap();
+    let d = rt.get(district.id()).await.unwrap().unwrap();
+    let speed = d.common.readings.get(Measurand::Speed).unwrap();
+    assert_eq!(speed.value, Value::Number(30.0));
+    assert_eq!(speed.time, SimTime::secs(300), "stamped at the window's end");
+    let aqi = d.common.readings.get(Measurand::Aqi).unwrap();
+    assert_eq!(aqi.value, Value::Number(50.0));
+    rt.shutdown().await.unwrap();
+}

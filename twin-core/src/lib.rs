@@ -7,6 +7,7 @@
 //! [`store`]. Because behaviour lives here and does no I/O, the runtime, the
 //! lockstep replayer and the tests all execute exactly the same code.
 
+pub mod aqi;
 pub mod command;
 pub mod event;
 pub mod geometry;

@@ -134,6 +134,10 @@ measurands! {
     Suspected => "suspected", "", Text, -INF, INF, NO, false;
     // and how its severity changes per day.
     Trend => "trend", "/d", Number, -100.0, 100.0, NO, false;
+    // District aggregates: 1 − mean speed over free-flow speed, and the
+    // mean occupancy of parking zones.
+    Congestion => "congestion", "", Number, 0.0, 1.0, up(0.6, 0.8), false;
+    ParkingOccupancy => "parking_occupancy", "%", Number, 0.0, 100.0, up(90.0, 98.0), false;
 }
 
 impl fmt::Display for Measurand {

@@ -41,6 +41,9 @@ pub enum Source {
     /// A reading of a sensor attached to the entity, passed on by the twin
     /// so that a machine or a parcel shows what its sensors measure.
     Attached,
+    /// A figure the twin computed from other entities' readings (a
+    /// district's mean speed): models may follow it like a measurement.
+    Aggregate,
 }
 
 /// One measured value of one entity at one time.

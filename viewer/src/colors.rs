@@ -129,26 +129,6 @@ pub fn severity(level: i32) -> Color32 {
     }
 }
 
-/// US EPA AQI of a 24-hour PM2.5 concentration (µg/m³), 2024 breakpoints:
-/// the figure people read, rather than a concentration.
-pub fn aqi_from_pm25(c: f64) -> f64 {
-    const BANDS: [(f64, f64, f64, f64); 6] = [
-        (0.0, 9.0, 0.0, 50.0),
-        (9.1, 35.4, 51.0, 100.0),
-        (35.5, 55.4, 101.0, 150.0),
-        (55.5, 125.4, 151.0, 200.0),
-        (125.5, 225.4, 201.0, 300.0),
-        (225.5, 325.4, 301.0, 500.0),
-    ];
-    let c = (c.max(0.0) * 10.0).floor() / 10.0;
-    for (lo, hi, ilo, ihi) in BANDS {
-        if c <= hi {
-            return ilo + (ihi - ilo) * (c - lo).max(0.0) / (hi - lo);
-        }
-    }
-    500.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,14 +139,5 @@ mod tests {
         assert_eq!(NDVI.at(2.0), Color32::from_rgb(20, 100, 40));
         let mid = OCCUPANCY.at(0.3);
         assert_eq!(mid, Color32::from_rgb(140, 185, 65));
-    }
-
-    #[test]
-    fn aqi_follows_the_epa_breakpoints() {
-        assert_eq!(aqi_from_pm25(0.0), 0.0);
-        assert_eq!(aqi_from_pm25(9.0), 50.0);
-        assert!((aqi_from_pm25(35.4) - 100.0).abs() < 1e-9);
-        assert!((aqi_from_pm25(55.5) - 151.0).abs() < 1e-9);
-        assert_eq!(aqi_from_pm25(1000.0), 500.0);
     }
 }

@@ -87,7 +87,7 @@ impl Default for Params {
     }
 }
 
-mod duration {
+pub(super) mod duration {
     use serde::{Deserialize, Deserializer};
     use twin_core::SimTime;
 

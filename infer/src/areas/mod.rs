@@ -16,6 +16,7 @@
 //! [`REGISTRY`].
 
 pub mod disease;
+pub mod districts;
 
 use twin_core::state::EntityRecord;
 use twin_core::{EntityId, Measurand, Observation, SimTime, Value};
@@ -35,8 +36,11 @@ pub struct Place {
 #[derive(Clone, Copy, Debug)]
 pub struct Reading<'a> {
     pub entity: EntityId,
+    pub subtype: &'a str,
     /// Where the entity lies, when it has a shape or a position.
     pub place: Option<Place>,
+    /// The zones it lies in (its `lies_in` relations).
+    pub zones: &'a [EntityId],
     pub time: SimTime,
     pub measurand: Measurand,
     pub value: &'a Value,
@@ -47,7 +51,8 @@ pub struct Reading<'a> {
 pub struct AreaOutputs {
     /// Entities to create (the model's own, before their first readings).
     pub create: Vec<EntityRecord>,
-    /// Readings of the model's entities, source `Inference`.
+    /// Readings of the model's entities (source `Inference` for an
+    /// estimate, `Aggregate` for a figure computed from other readings).
     pub readings: Vec<Observation>,
     /// The full new set of what each entity affects.
     pub affects: Vec<(EntityId, Vec<EntityId>)>,
@@ -76,7 +81,10 @@ pub trait Area: Send {
 type Build = fn(&Spec) -> Result<Box<dyn Area>, Error>;
 
 /// Every area model the twin knows, by the name `[[inference]]` gives.
-pub const REGISTRY: &[(&str, Build)] = &[("disease_zones", disease::build)];
+pub const REGISTRY: &[(&str, Build)] = &[
+    ("disease_zones", disease::build),
+    ("district_aggregates", districts::build),
+];
 
 /// Whether `model` names an area model.
 pub fn is_area(model: &str) -> bool {

@@ -222,7 +222,7 @@ impl Twin {
             .iter()
             .filter_map(|i| i.number("pm25"))
             .fold((0.0, 0usize), |(s, n), c| {
-                (s + crate::colors::aqi_from_pm25(c), n + 1)
+                (s + twin_core::aqi::from_pm25(c), n + 1)
             });
         (n > 0).then(|| sum / n as f64)
     }

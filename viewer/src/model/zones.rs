@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::Item;
-use crate::colors::aqi_from_pm25;
+use twin_core::aqi::from_pm25 as aqi_from_pm25;
 
 /// Loop occupancy (percent of time a vehicle is over the loop) at which a
 /// road is taken as jammed: flow breaks down past 20–25 %.

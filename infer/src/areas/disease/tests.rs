@@ -78,7 +78,9 @@ fn run(restore_on: Option<u32>) -> Vec<(u32, AreaOutputs)> {
             let value = Value::Number(90.0);
             k.observe(Reading {
                 entity: EntityId::new(Kind::Sensor, "weather"),
+                subtype: "weather",
                 place: None,
+                zones: &[],
                 time: SimTime::days(day as i64) + SimTime::hours(h),
                 measurand: Measurand::Humidity,
                 value: &value,
@@ -96,7 +98,9 @@ fn run(restore_on: Option<u32>) -> Vec<(u32, AreaOutputs)> {
                 let value = Value::Number(ndvi);
                 k.observe(Reading {
                     entity: parcel(i),
+                    subtype: "cocoa",
                     place: Some(place(i)),
+                    zones: &[],
                     time: t,
                     measurand: Measurand::Ndvi,
                     value: &value,
@@ -149,10 +153,13 @@ fn an_outbreak_is_found_where_it_is_and_closed_after_recovery() {
         .map(parcel)
         .collect();
     let hit = affects.iter().filter(|p| infected.contains(p)).count();
+    // Every infected parcel, and a few neighbours whose noise dipped: by
+    // default a small drop beside a sick parcel counts (`z_near`).
     assert!(
-        hit >= 7 && affects.len() - hit <= 1,
-        "affects {} parcels, {hit} of the 9 infected",
-        affects.len()
+        hit == infected.len() && affects.len() - hit <= 4,
+        "affects {} parcels, {hit} of the {} infected",
+        affects.len(),
+        infected.len()
     );
     assert_eq!(
         value(widest, Measurand::Suspected),
