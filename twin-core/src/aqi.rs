@@ -27,9 +27,10 @@ const NO2_PPB: Bands = [
 /// µg/m³ of NO2 per ppb at 25 °C and 1 atm.
 const NO2_UG_PER_PPB: f64 = 1.88;
 
-fn index(bands: &Bands, c: f64, step: f64) -> f64 {
+/// `per_unit`: steps of the table's precision in one unit (10 for tenths).
+fn index(bands: &Bands, c: f64, per_unit: f64) -> f64 {
     // Concentrations are truncated to the table's precision first.
-    let c = (c.max(0.0) / step).floor() * step;
+    let c = (c.max(0.0) * per_unit).floor() / per_unit;
     for (lo, hi, ilo, ihi) in bands {
         if c <= *hi {
             return ilo + (ihi - ilo) * (c - lo).max(0.0) / (hi - lo);
@@ -40,7 +41,7 @@ fn index(bands: &Bands, c: f64, step: f64) -> f64 {
 
 /// The AQI of a PM2.5 concentration, µg/m³.
 pub fn from_pm25(c: f64) -> f64 {
-    index(&PM25, c, 0.1)
+    index(&PM25, c, 10.0)
 }
 
 /// The AQI of an NO2 concentration, µg/m³.
