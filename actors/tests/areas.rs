@@ -190,7 +190,11 @@ async fn a_district_gets_the_five_minute_means_of_what_lies_in_it() {
     let d = rt.get(district.id()).await.unwrap().unwrap();
     let speed = d.common.readings.get(Measurand::Speed).unwrap();
     assert_eq!(speed.value, Value::Number(30.0));
-    assert_eq!(speed.time, SimTime::secs(300), "stamped at the window's end");
+    assert_eq!(
+        speed.time,
+        SimTime::secs(300),
+        "stamped at the window's end"
+    );
     let aqi = d.common.readings.get(Measurand::Aqi).unwrap();
     assert_eq!(aqi.value, Value::Number(50.0));
     rt.shutdown().await.unwrap();

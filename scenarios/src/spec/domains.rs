@@ -25,22 +25,22 @@ impl RegionSpec {
 #[serde(deny_unknown_fields)]
 pub struct WeatherSpec {
     /// Mean air temperature, °C.
-    #[serde(default = "d20")]
+    #[serde(default = "defaults::temperature_c")]
     pub temperature_c: f64,
     /// Peak-to-mean amplitude of the daily cycle, °C.
-    #[serde(default = "d5")]
+    #[serde(default = "defaults::daily_swing_c")]
     pub daily_swing_c: f64,
     /// Amplitude of the yearly cycle, °C (warmest in July in the north).
     #[serde(default)]
     pub yearly_swing_c: f64,
     /// Days with rain in a month, on average.
-    #[serde(default = "d8")]
+    #[serde(default = "defaults::rain_days_per_month")]
     pub rain_days_per_month: f64,
     /// Mean rain rate in a wet hour, mm.
-    #[serde(default = "d2")]
+    #[serde(default = "defaults::rain_mm_per_wet_hour")]
     pub rain_mm_per_wet_hour: f64,
     /// Mean wind speed, m/s.
-    #[serde(default = "d3")]
+    #[serde(default = "defaults::wind_ms")]
     pub wind_ms: f64,
     /// Weather stations and what they measure.
     #[serde(default)]
@@ -55,21 +55,6 @@ impl Default for WeatherSpec {
     }
 }
 
-fn d2() -> f64 {
-    2.0
-}
-fn d3() -> f64 {
-    3.0
-}
-fn d5() -> f64 {
-    5.0
-}
-fn d8() -> f64 {
-    8.0
-}
-fn d20() -> f64 {
-    20.0
-}
 pub(super) fn one() -> f64 {
     1.0
 }
@@ -112,12 +97,8 @@ pub struct OutbreakSpec {
     /// Daily probability that a parcel at full severity infects a neighbour.
     pub spread_per_day: f64,
     /// Parcels whose centres are closer than this are neighbours.
-    #[serde(default = "d250")]
+    #[serde(default = "defaults::neighbour_m")]
     pub neighbour_m: f64,
-}
-
-fn d250() -> f64 {
-    250.0
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -149,7 +130,7 @@ pub struct MachineGroup {
     #[serde(default = "life_used")]
     pub initial_life_used: Dist,
     /// Nominal production, units per hour at full load.
-    #[serde(default = "d60")]
+    #[serde(default = "defaults::units_per_hour")]
     pub units_per_hour: f64,
     #[serde(default)]
     pub sensors: SensorMap,
@@ -158,16 +139,12 @@ pub struct MachineGroup {
 fn life_used() -> Dist {
     Dist::Uniform(0.0, 0.6)
 }
-fn d60() -> f64 {
-    60.0
-}
-
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TechnicianSpec {
     #[serde(default = "two")]
     pub count: f64,
-    #[serde(default = "d5")]
+    #[serde(default = "defaults::technician_speed_kmh")]
     pub speed_kmh: f64,
     #[serde(default = "repair")]
     pub repair: Dur,
@@ -192,9 +169,9 @@ fn repair() -> Dur {
 pub struct ShiftSpec {
     #[serde(default = "one")]
     pub day: f64,
-    #[serde(default = "d05")]
+    #[serde(default = "defaults::night_load")]
     pub night: f64,
-    #[serde(default = "d02")]
+    #[serde(default = "defaults::weekend_load")]
     pub weekend: f64,
 }
 
@@ -202,13 +179,6 @@ impl Default for ShiftSpec {
     fn default() -> Self {
         toml::from_str("").expect("defaults")
     }
-}
-
-fn d05() -> f64 {
-    0.5
-}
-fn d02() -> f64 {
-    0.2
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -339,7 +309,7 @@ pub struct PumpSpec {
     #[serde(default)]
     pub count: f64,
     /// Water a running pump puts on each parcel it serves, mm per hour.
-    #[serde(default = "d4")]
+    #[serde(default = "defaults::pump_mm_per_hour")]
     pub mm_per_hour: f64,
 }
 
@@ -347,10 +317,6 @@ impl Default for PumpSpec {
     fn default() -> Self {
         toml::from_str("").expect("defaults")
     }
-}
-
-fn d4() -> f64 {
-    4.0
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -432,4 +398,42 @@ pub struct ParkingSpec {
 pub struct AirSpec {
     pub per_district: f64,
     pub sensors: SensorMap,
+}
+
+/// Defaults of the settings a scenario may leave out, by what they set.
+mod defaults {
+    pub fn temperature_c() -> f64 {
+        20.0
+    }
+    pub fn daily_swing_c() -> f64 {
+        5.0
+    }
+    pub fn rain_days_per_month() -> f64 {
+        8.0
+    }
+    pub fn rain_mm_per_wet_hour() -> f64 {
+        2.0
+    }
+    pub fn wind_ms() -> f64 {
+        3.0
+    }
+    pub fn neighbour_m() -> f64 {
+        250.0
+    }
+    pub fn units_per_hour() -> f64 {
+        60.0
+    }
+    pub fn technician_speed_kmh() -> f64 {
+        5.0
+    }
+    /// Machine load at night and at weekends, as a share of the day's.
+    pub fn night_load() -> f64 {
+        0.5
+    }
+    pub fn weekend_load() -> f64 {
+        0.2
+    }
+    pub fn pump_mm_per_hour() -> f64 {
+        4.0
+    }
 }
