@@ -16,10 +16,12 @@ pub enum Layer {
     Vehicles,
     Machines,
     Sensors,
+    /// PM2.5 interpolated between stations (not an entity's layer).
+    Pollution,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 7] = [
+    pub const ALL: [Layer; 8] = [
         Layer::Parcels,
         Layer::Districts,
         Layer::Disease,
@@ -27,6 +29,7 @@ impl Layer {
         Layer::Vehicles,
         Layer::Machines,
         Layer::Sensors,
+        Layer::Pollution,
     ];
 
     pub fn label(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Layer {
             Layer::Vehicles => "Vehicles",
             Layer::Machines => "Machines",
             Layer::Sensors => "Sensors",
+            Layer::Pollution => "Pollution (PM2.5)",
         }
     }
 
@@ -73,7 +77,12 @@ pub struct Layers {
 impl Default for Layers {
     fn default() -> Layers {
         Layers {
-            on: Layer::ALL.to_vec(),
+            // The heat map is asked for: over districts filled by AQI it
+            // says the same thing twice.
+            on: Layer::ALL
+                .into_iter()
+                .filter(|l| *l != Layer::Pollution)
+                .collect(),
             district_metric: DistrictMetric::Aqi,
         }
     }

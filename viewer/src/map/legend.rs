@@ -29,6 +29,7 @@ pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, present: &[Layer], ag
                         },
                         Layer::Disease => ramp(ui, "Disease: severity", &colors::SEVERITY),
                         Layer::Parking => ramp(ui, "Parking: occupancy", &colors::OCCUPANCY),
+                        Layer::Pollution => ramp(ui, "Pollution: AQI of PM2.5", &colors::AQI),
                         _ => {}
                     }
                 }

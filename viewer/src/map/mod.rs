@@ -2,10 +2,12 @@
 //! tiles, so it works offline), panned by dragging, zoomed around the
 //! cursor, fitted to the scenario. Areas (parcels, districts, parking,
 //! disease zones) are filled by their layer's value; vehicles are arrows
-//! along their heading; machines and sensors are markers by status. Past a
+//! along their heading; machines and sensors are markers by status; PM2.5
+//! is interpolated between its stations as a heat map. Past a
 //! few thousand visible markers they are drawn aggregated into cells.
 
 pub mod aggregate;
+mod heat;
 pub mod layers;
 mod legend;
 
@@ -117,6 +119,10 @@ impl MapView {
         let mut hovered: Option<(usize, f32)> = None;
         let mut moving = false;
 
+        if layers.shows(Layer::Pollution) {
+            heat::paint(&painter, rect, twin, now, &to_screen);
+        }
+
         // Areas first, under the markers; past the threshold they are
         // counted in cells with the markers instead (their outlines are
         // not even built).
@@ -226,7 +232,12 @@ impl MapView {
                 twin.generation,
                 Layer::ALL
                     .into_iter()
-                    .filter(|l| twin.items.iter().any(|i| Layer::of(i) == *l))
+                    .filter(|l| {
+                        twin.items.iter().any(|i| match l {
+                            Layer::Pollution => i.number("pm25").is_some(),
+                            _ => Layer::of(i) == *l,
+                        })
+                    })
                     .collect(),
             );
         }
