@@ -171,3 +171,32 @@ fn city_tracking_beats_the_raw_fixes() {
     );
     assert!(n("position_p99_m") < 20.0, "{v}");
 }
+
+/// The farm's disease zones against the world's outbreaks: on a seed whose
+/// first outbreak grows into view, a zone is opened over it, its parcels
+/// are infected ones, and no zone opens where nothing is.
+#[test]
+fn farm_disease_zones_are_scored_against_the_outbreaks() {
+    let out = ok(&twin(&[
+        "eval",
+        "world",
+        "--scenario",
+        "farm-cocoa",
+        "--seed",
+        "1",
+        "--for",
+        "90d",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let n = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    assert!(n("disease_outbreaks") >= 1.0, "{v}");
+    assert!(n("disease_outbreaks_detected") >= 1.0, "{v}");
+    assert!(n("disease_iou") > 0.2 && n("disease_iou") <= 1.0, "{v}");
+    assert!(n("disease_detection_delay_days") > 0.0, "{v}");
+    assert_eq!(n("false_disease_zones"), 0.0, "{v}");
+    assert!(
+        v.get("position_count").is_none(),
+        "no tracker on the farm: {v}"
+    );
+}

@@ -451,16 +451,18 @@ fn scores(t: &Tally, series: usize, a: &Args, diseases: bool) -> Map<String, Jso
         })
         .count();
     if !t.gps.is_empty() {
+        // Estimates only when a tracker runs.
         for (name, errors) in [("gps", &t.gps), ("position", &t.estimated)] {
+            if errors.is_empty() {
+                continue;
+            }
             let mut e = errors.clone();
             e.sort_by(f64::total_cmp);
-            let rmse = (e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt();
+            let rmse = (e.iter().map(|x| x * x).sum::<f64>() / e.len() as f64).sqrt();
             out.insert(format!("{name}_count"), json!(e.len()));
             out.insert(format!("{name}_rmse_m"), json!(round(rmse)));
-            if !e.is_empty() {
-                out.insert(format!("{name}_p50_m"), json!(round(e[e.len() / 2])));
-                out.insert(format!("{name}_p99_m"), json!(round(e[e.len() * 99 / 100])));
-            }
+            out.insert(format!("{name}_p50_m"), json!(round(e[e.len() / 2])));
+            out.insert(format!("{name}_p99_m"), json!(round(e[e.len() * 99 / 100])));
         }
     }
     if diseases {

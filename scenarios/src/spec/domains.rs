@@ -55,7 +55,8 @@ impl Default for WeatherSpec {
     }
 }
 
-pub(super) fn one() -> f64 {
+/// The world's scale when a scenario does not set it.
+pub(super) fn full_scale() -> f64 {
     1.0
 }
 
@@ -105,7 +106,7 @@ pub struct OutbreakSpec {
 #[serde(deny_unknown_fields)]
 pub struct FactorySpec {
     /// Operating hours that make one C-MAPSS cycle.
-    #[serde(default = "one")]
+    #[serde(default = "defaults::hours_per_cycle")]
     pub hours_per_cycle: f64,
     pub machines: Vec<MachineGroup>,
     #[serde(default)]
@@ -142,11 +143,11 @@ fn life_used() -> Dist {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TechnicianSpec {
-    #[serde(default = "two")]
+    #[serde(default = "defaults::technicians")]
     pub count: f64,
     #[serde(default = "defaults::technician_speed_kmh")]
     pub speed_kmh: f64,
-    #[serde(default = "repair")]
+    #[serde(default = "defaults::repair")]
     pub repair: Dur,
 }
 
@@ -156,18 +157,11 @@ impl Default for TechnicianSpec {
     }
 }
 
-fn two() -> f64 {
-    2.0
-}
-fn repair() -> Dur {
-    Dur(SimTime::hours(2))
-}
-
 /// Load by time of week: the operating regime of the machines.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ShiftSpec {
-    #[serde(default = "one")]
+    #[serde(default = "defaults::day_load")]
     pub day: f64,
     #[serde(default = "defaults::night_load")]
     pub night: f64,
@@ -205,7 +199,7 @@ pub struct AgricultureSpec {
     #[serde(default)]
     pub tractors: f64,
     /// Dry-matter yield of a healthy, well-watered parcel at harvest, t/ha.
-    #[serde(default = "one")]
+    #[serde(default = "defaults::potential_yield_t_ha")]
     pub potential_yield_t_ha: f64,
     /// Day of the year (0-based) of the harvest.
     #[serde(default = "harvest")]
@@ -402,6 +396,24 @@ pub struct AirSpec {
 
 /// Defaults of the settings a scenario may leave out, by what they set.
 mod defaults {
+    use super::Dur;
+    use twin_core::SimTime;
+
+    pub fn hours_per_cycle() -> f64 {
+        1.0
+    }
+    pub fn technicians() -> f64 {
+        2.0
+    }
+    pub fn repair() -> Dur {
+        Dur(SimTime::hours(2))
+    }
+    pub fn day_load() -> f64 {
+        1.0
+    }
+    pub fn potential_yield_t_ha() -> f64 {
+        1.0
+    }
     pub fn temperature_c() -> f64 {
         20.0
     }

@@ -56,7 +56,7 @@ pub struct ScenarioSpec {
     pub clock: ClockSpec,
     /// The world's time step.
     pub tick: Dur,
-    #[serde(default = "one")]
+    #[serde(default = "full_scale")]
     pub scale: f64,
     pub region: RegionSpec,
     #[serde(default)]
