@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Screenshots of the viewer on the city scenario, shown in README.md:
+# Screenshots of the viewer, shown in README.md: on the city scenario
 # docs/screenshots/map.png (the map with the overview panel) and
-# docs/screenshots/inspector.png (an air-quality station in the inspector).
+# docs/screenshots/inspector.png (an air-quality station in the inspector);
+# on the cocoa farm docs/screenshots/farm.png (parcels by NDVI and the
+# disease zone the twin opened, in the inspector), after 70 simulated days
+# run as fast as possible into a store the twin then serves.
 #
 # Installs what it needs from Debian's packages when missing (Xvfb,
 # ImageMagick, Mesa's software OpenGL), runs `twin run` on the city scenario
@@ -57,7 +60,7 @@ shot() {
     local name=$1; shift
     # A fresh settings directory: a screenshot does not depend on who ran it last.
     XDG_DATA_HOME="$work/xdg-$name" DISPLAY="$display" LIBGL_ALWAYS_SOFTWARE=1 \
-        "$bin/twin-viewer" --connect "http://127.0.0.1:$port" --token screenshot \
+        "$bin/twin-viewer" --connect "http://127.0.0.1:${shot_port:-$port}" --token screenshot \
         --size "$size" "$@" >"$work/viewer-$name.log" 2>&1 &
     local viewer=$!
     sleep 15
@@ -73,3 +76,19 @@ shot() {
 
 shot map --panel kpi
 shot inspector --select sensor/aq-2-0 --panel inspector
+
+# The farm: seed 1 sees its first outbreak (swollen shoot) in June; by day
+# 70 the twin keeps a zone over it.
+"$bin/twin" run --scenario farm-cocoa --seed 1 --for 70d --clock max \
+    --store "$work/farm" >"$work/farm-run.log" 2>&1
+farm_port=$((port + 1))
+"$bin/twin" run --scenario farm-cocoa --seed 1 --store "$work/farm" \
+    --listen "127.0.0.1:$farm_port" --token screenshot --clock x600 --forever \
+    >"$work/farm.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+    grep -q "gRPC listening" "$work/farm.log" && break
+    sleep 0.5
+done
+grep -q "gRPC listening" "$work/farm.log" || { cat "$work/farm.log" >&2; exit 1; }
+shot_port=$farm_port shot farm --select zone/disease-0001 --panel inspector

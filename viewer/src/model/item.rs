@@ -114,6 +114,14 @@ impl Item {
                 item.set(&r.measurand, v, None);
             }
         }
+        // A parcel's NDVI computed from its red and near-infrared bands is
+        // kept in its state, not among its readings.
+        if let Some(pb::entity::State::Parcel(p)) = &e.state
+            && let Some(ndvi) = p.ndvi
+            && item.number("ndvi").is_none()
+        {
+            item.numbers.push(("ndvi".into(), ndvi));
+        }
         item
     }
 
