@@ -37,6 +37,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until the twin logging to $1 serves gRPC, or shows its log and fails.
+wait_listening() {
+    for _ in $(seq 1 120); do
+        grep -q "gRPC listening" "$1" && return 0
+        sleep 0.5
+    done
+    cat "$1" >&2
+    exit 1
+}
+
 display=:${SCREENSHOT_DISPLAY:-91}
 size=1600x1000
 Xvfb "$display" -screen 0 ${size}x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
@@ -47,11 +57,7 @@ port=${SCREENSHOT_PORT:-50091}
     --listen "127.0.0.1:$port" --token screenshot --clock x600 --forever \
     >"$work/twin.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 120); do
-    grep -q "gRPC listening" "$work/twin.log" && break
-    sleep 0.5
-done
-grep -q "gRPC listening" "$work/twin.log" || { cat "$work/twin.log" >&2; exit 1; }
+wait_listening "$work/twin.log"
 # Let a few simulated hours of history build up.
 sleep 20
 
@@ -86,9 +92,5 @@ farm_port=$((port + 1))
     --listen "127.0.0.1:$farm_port" --token screenshot --clock x600 --forever \
     >"$work/farm.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 120); do
-    grep -q "gRPC listening" "$work/farm.log" && break
-    sleep 0.5
-done
-grep -q "gRPC listening" "$work/farm.log" || { cat "$work/farm.log" >&2; exit 1; }
+wait_listening "$work/farm.log"
 shot_port=$farm_port shot farm --select zone/disease-0001 --panel inspector

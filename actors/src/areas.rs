@@ -86,12 +86,22 @@ impl AreaHost {
     /// Feeds the models what was published since the last step, lets them
     /// decide at `now`, and applies what they wrote.
     pub async fn step(&mut self, rt: &Runtime, now: SimTime) -> Result<(), RuntimeError> {
+        // Only the readings some model may take are kept from the batches.
+        let areas = &self.areas;
+        let wanted = |kind: Kind, m: Measurand| {
+            areas.iter().any(|(_, a)| {
+                let s = a.selector();
+                s.admits_measurand(m) && (s.kinds.is_empty() || s.kinds.contains(&kind))
+            })
+        };
         let mut events = Vec::new();
         while let Some(d) = self.sub.try_recv() {
             match d {
                 Delivery::Events(batch) => {
                     events.extend(batch.iter().filter_map(|e| match &e.body {
-                        EventBody::StateChanged { measurand, value } => {
+                        EventBody::StateChanged { measurand, value }
+                            if wanted(e.entity.kind(), *measurand) =>
+                        {
                             Some((e.entity, e.time, *measurand, value.clone()))
                         }
                         _ => None,
@@ -108,13 +118,6 @@ impl AreaHost {
             }
         }
         for (entity, time, measurand, value) in &events {
-            if !self.areas.iter().any(|(_, a)| {
-                let s = a.selector();
-                s.admits_measurand(*measurand)
-                    && (s.kinds.is_empty() || s.kinds.contains(&entity.kind()))
-            }) {
-                continue;
-            }
             if !self.known.contains_key(entity) {
                 let known = match rt.get(*entity).await? {
                     Some(r) => known(&r),
@@ -150,14 +153,12 @@ impl AreaHost {
         Ok(())
     }
 
-    /// Saves every model's state in the store's metadata.
-    pub fn save(&self, store: &Store) -> Result<(), RuntimeError> {
-        for (key, area) in &self.areas {
-            store
-                .put_meta(&meta_key(key), &area.save())
-                .map_err(|e| RuntimeError::Store(e.to_string()))?;
-        }
-        Ok(())
+    /// Every model's state, under the store metadata key it is kept by.
+    pub fn saved(&self) -> Vec<(String, Vec<u8>)> {
+        self.areas
+            .iter()
+            .map(|(key, area)| (meta_key(key), area.save()))
+            .collect()
     }
 }
 

@@ -520,17 +520,19 @@ impl Runtime {
                 .map_err(|_| RuntimeError::Stopped)?
                 .map_err(RuntimeError::Store)?;
         }
-        if let (Some(store), Some(host)) = (
-            &self.store,
-            self.areas.lock().expect("areas lock poisoned").as_ref(),
-        ) {
-            host.save(store)?;
-        }
-        // The syncs and the journal's trimming run on the blocking pool: a
-        // checkpoint may be taken by an ingest call on an async worker.
+        let areas = match self.areas.lock().expect("areas lock poisoned").as_ref() {
+            Some(host) if self.store.is_some() => host.saved(),
+            _ => Vec::new(),
+        };
+        // The area models' states, the syncs and the journal's trimming are
+        // written on the blocking pool: a checkpoint may be taken by an
+        // ingest call on an async worker.
         if let Some(store) = self.store.clone() {
             let p = position.filter(|p| *p > 0);
             blocking(move || {
+                for (key, bytes) in &areas {
+                    store.put_meta(key, bytes)?;
+                }
                 store.flush()?;
                 if let Some(p) = p {
                     store.journal_checkpointed(p)?;

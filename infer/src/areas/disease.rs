@@ -58,7 +58,7 @@ struct Params {
     /// Sick parcels within this distance, metres, belong to one zone.
     link_m: f64,
     /// How long after a pass its last late readings are waited for.
-    #[serde(with = "duration")]
+    #[serde(with = "super::duration")]
     settle: SimTime,
     /// Relative humidity at or above which an hour is wet, %.
     wet_humidity: f64,
@@ -84,16 +84,6 @@ impl Default for Params {
             min_parcels: 5,
             fill: true,
         }
-    }
-}
-
-pub(super) mod duration {
-    use serde::{Deserialize, Deserializer};
-    use twin_core::SimTime;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SimTime, D::Error> {
-        let text = String::deserialize(d)?;
-        SimTime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -145,7 +135,7 @@ struct Zone {
 struct State {
     parcels: BTreeMap<EntityId, Parcel>,
     /// NDVI readings by pass (the hour of the acquisition).
-    pending: BTreeMap<i64, Vec<(EntityId, f64)>>,
+    pending: BTreeMap<i64, BTreeMap<EntityId, f64>>,
     /// Passes already judged up to this hour: later readings of them are
     /// too late.
     judged_to: Option<i64>,
@@ -590,11 +580,7 @@ impl Area for DiseaseZones {
                 if !self.s.pending.contains_key(&h) && self.s.pending.len() >= MAX_PENDING {
                     return;
                 }
-                let pass = self.s.pending.entry(h).or_default();
-                match pass.iter_mut().find(|(id, _)| *id == r.entity) {
-                    Some(slot) => slot.1 = x,
-                    None => pass.push((r.entity, x)),
-                }
+                self.s.pending.entry(h).or_default().insert(r.entity, x);
             }
             Measurand::Humidity => self.s.note_weather(r.time, x >= self.p.wet_humidity),
             Measurand::Rainfall => self.s.note_weather(r.time, x > 0.0),
@@ -609,7 +595,13 @@ impl Area for DiseaseZones {
             return;
         }
         for h in ready {
-            let values = self.s.pending.remove(&h).unwrap_or_default();
+            let values: Vec<(EntityId, f64)> = self
+                .s
+                .pending
+                .remove(&h)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             self.judge(&values);
             self.s.judged_to = Some(h);
         }

@@ -26,9 +26,9 @@ use crate::models::{Error, Selector, Spec};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct Params {
-    #[serde(with = "super::disease::duration")]
+    #[serde(with = "super::duration")]
     window: SimTime,
-    #[serde(with = "super::disease::duration")]
+    #[serde(with = "super::duration")]
     settle: SimTime,
 }
 
@@ -112,9 +112,11 @@ pub fn build(spec: &Spec) -> Result<Box<dyn Area>, Error> {
 }
 
 impl Districts {
-    /// Which figure a reading feeds, and its value there.
-    fn figure(&mut self, r: &Reading, x: f64) -> Vec<(Measurand, f64)> {
+    /// The figures a reading feeds, with its value there (at most two: a
+    /// loop's speed also gives its congestion).
+    fn figures(&mut self, r: &Reading, x: f64) -> [Option<(Measurand, f64)>; 2] {
         let (kind, m) = (r.entity.kind(), r.measurand);
+        let one = |m| [Some((m, x)), None];
         match (kind, m) {
             (Kind::Sensor, Measurand::Speed) => {
                 let free = self.s.free.entry(r.entity).or_insert(x);
@@ -124,17 +126,15 @@ impl Districts {
                 } else {
                     0.0
                 };
-                vec![(Measurand::Speed, x), (Measurand::Congestion, congestion)]
+                [Some((m, x)), Some((Measurand::Congestion, congestion))]
             }
-            (Kind::Sensor, Measurand::TrafficFlow) => vec![(m, x)],
+            (Kind::Sensor, Measurand::TrafficFlow) => one(m),
             // A sensor's occupancy is a road's when the sensor is a loop.
-            (Kind::Sensor, Measurand::Occupancy) if self.s.free.contains_key(&r.entity) => {
-                vec![(m, x)]
-            }
-            (Kind::Sensor, Measurand::Pm25 | Measurand::No2) => vec![(m, x)],
-            (Kind::Vehicle, Measurand::Load) => vec![(m, x)],
-            (Kind::Zone, Measurand::Occupancy) => vec![(Measurand::ParkingOccupancy, x)],
-            _ => Vec::new(),
+            (Kind::Sensor, Measurand::Occupancy) if self.s.free.contains_key(&r.entity) => one(m),
+            (Kind::Sensor, Measurand::Pm25 | Measurand::No2) => one(m),
+            (Kind::Vehicle, Measurand::Load) => one(m),
+            (Kind::Zone, Measurand::Occupancy) => one(Measurand::ParkingOccupancy),
+            _ => [None, None],
         }
     }
 }
@@ -160,7 +160,7 @@ impl Area for Districts {
         if !self.s.open.contains_key(&key) && self.s.open.len() >= MAX_OPEN {
             return;
         }
-        for (m, v) in self.figure(&r, x) {
+        for (m, v) in self.figures(&r, x).into_iter().flatten() {
             let i = FIGURES.iter().position(|f| *f == m).expect("a figure");
             let slot = &mut self.s.open.entry(key).or_default().0[i];
             slot.0 += v;

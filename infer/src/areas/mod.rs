@@ -23,6 +23,17 @@ use twin_core::{EntityId, Measurand, Observation, SimTime, Value};
 
 use crate::models::{Error, Selector, Spec};
 
+/// A duration setting written as text ("1d", "5m") in a model's params.
+pub(crate) mod duration {
+    use serde::{Deserialize, Deserializer};
+    use twin_core::SimTime;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SimTime, D::Error> {
+        let text = String::deserialize(d)?;
+        SimTime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Where an entity lies: its centre (WGS84) and the radius of a disc of its
 /// area (0 for a point).
 #[derive(Clone, Copy, Debug, PartialEq)]
