@@ -7,7 +7,7 @@
 use geo::{Coord, LineString};
 use twin_core::id::quoted;
 use twin_core::state::{ControlView, KindState, ZoneShape};
-use twin_core::value::Estimate;
+use twin_core::value::{Estimate, Path};
 use twin_core::{
     Action, Command, EntityId, EntityRecord, Event, EventBody, EventType, Kind, Measurand,
     Observation, Quality, Relation, SimTime, Source, Value,
@@ -105,10 +105,10 @@ pub fn value_to_pb(v: &Value) -> pb::Value {
             lat: *lat,
         }),
         Value::Text(t) => V::Text(t.to_string()),
-        Value::Interval(e) => V::Interval(pb::Estimate {
-            value: e.value,
-            low: e.low,
-            high: e.high,
+        Value::Interval(e) => V::Interval(estimate_to_pb(e)),
+        Value::Forecast(p) => V::Forecast(pb::Forecast {
+            step_ms: p.step_ms,
+            points: p.points.iter().map(estimate_to_pb).collect(),
         }),
     };
     pb::Value { kind: Some(kind) }
@@ -127,12 +127,28 @@ pub fn value_from_pb(v: Option<&pb::Value>, field: &str) -> Result<Value, FieldE
             lat: p.lat,
         },
         V::Text(t) => Value::text(t),
-        V::Interval(e) => Value::Interval(Box::new(Estimate {
-            value: e.value,
-            low: e.low,
-            high: e.high,
+        V::Interval(e) => Value::Interval(Box::new(estimate_from_pb(e))),
+        V::Forecast(f) => Value::Forecast(Box::new(Path {
+            step_ms: f.step_ms,
+            points: f.points.iter().map(estimate_from_pb).collect(),
         })),
     })
+}
+
+fn estimate_to_pb(e: &Estimate) -> pb::Estimate {
+    pb::Estimate {
+        value: e.value,
+        low: e.low,
+        high: e.high,
+    }
+}
+
+fn estimate_from_pb(e: &pb::Estimate) -> Estimate {
+    Estimate {
+        value: e.value,
+        low: e.low,
+        high: e.high,
+    }
 }
 
 fn quality_from_pb(q: pb::Quality) -> Quality {
@@ -425,6 +441,9 @@ pub fn measurand_info(m: Measurand) -> pb::MeasurandInfo {
         min,
         max,
         commandable: m.commandable(),
+        forecast_of: m
+            .forecast_of()
+            .map_or_else(String::new, |f| f.name().to_string()),
     }
 }
 

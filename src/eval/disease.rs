@@ -21,6 +21,8 @@ use twin_core::state::EntityRecord;
 use twin_core::{EntityId, Measurand, SimTime, Value};
 use twin_scenarios::world::OutbreakTruth;
 
+use super::round;
+
 /// A disease zone as the twin holds it at a sample.
 pub struct ZoneView {
     pub id: EntityId,
@@ -182,8 +184,4 @@ impl DiseaseTally {
             );
         }
     }
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

@@ -5,6 +5,7 @@
 pub mod cmapss;
 pub mod disease;
 pub mod forecast;
+pub mod forecasts;
 pub mod nab;
 pub mod world;
 
@@ -29,6 +30,11 @@ enum What {
     World(world::Args),
     /// The forecaster on an hourly series, walked forward past a date.
     Forecast(forecast::Args),
+}
+
+/// A figure to three decimals, as the reports print them.
+pub(crate) fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 pub fn main(args: Args) -> Result<()> {

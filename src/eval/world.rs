@@ -22,6 +22,8 @@
 //!   on a machine that is down or in maintenance are counted apart.
 //! - **disease zones** (when a `disease_zones` model runs): see
 //!   [`super::disease`].
+//! - **forecasts** (when a `forecast` model runs): see
+//!   [`super::forecasts`].
 //! - **vehicles** (when a `track` model runs): every raw GPS fix and every
 //!   estimate of the filter against where the vehicle truly was at that
 //!   moment (the world is stepped one tick at a time for it), as RMSE.
@@ -37,8 +39,9 @@ use twin_core::{
 };
 use twin_scenarios::{Scenario, SimWorld};
 
-use super::Result;
 use super::disease::{DiseaseTally, ZoneView};
+use super::forecasts::ForecastTally;
+use super::{Result, round};
 use crate::bench::lockstep_config;
 use crate::drive::{Driver, TICK_EVERY};
 use crate::progress;
@@ -150,6 +153,7 @@ struct Tally {
     /// Zones the twin created (disease zones among them).
     zones: Vec<EntityId>,
     disease: DiseaseTally,
+    forecasts: ForecastTally,
 }
 
 /// How often disease zones are compared with the world's outbreaks.
@@ -314,6 +318,9 @@ fn drain(
             Delivery::Closed => break,
         };
         for e in batch.iter() {
+            if let EventBody::StateChanged { measurand, value } = &e.body {
+                tally.forecasts.see(e.entity, e.time, *measurand, value);
+            }
             let machine = if e.entity.kind() == Kind::Machine {
                 Some(e.entity)
             } else {
@@ -468,6 +475,9 @@ fn scores(t: &Tally, series: usize, a: &Args, diseases: bool) -> Map<String, Jso
     if diseases {
         t.disease.scores(days, &mut out);
     }
+    if !t.forecasts.is_empty() {
+        t.forecasts.scores(a.r#for, &mut out);
+    }
     out.insert("anomaly_series".into(), json!(series));
     out.insert("anomaly_alerts".into(), json!(t.alerts.len()));
     out.insert(
@@ -482,8 +492,4 @@ fn scores(t: &Tally, series: usize, a: &Args, diseases: bool) -> Map<String, Jso
         )),
     );
     out
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }

@@ -138,6 +138,39 @@ measurands! {
     // mean occupancy of parking zones.
     Congestion => "congestion", "", Number, 0.0, 1.0, up(0.6, 0.8), false;
     ParkingOccupancy => "parking_occupancy", "%", Number, 0.0, 100.0, up(90.0, 98.0), false;
+    // Forecasts of the next hours of a series, each the forecast of the
+    // measurand named in `FORECASTS`, in its unit and range.
+    TrafficFlowForecast => "traffic_flow_forecast", "veh/h", Forecast, 0.0, 20000.0, NO, false;
+    OccupancyForecast => "occupancy_forecast", "%", Forecast, 0.0, 100.0, NO, false;
+    Pm25Forecast => "pm25_forecast", "µg/m³", Forecast, 0.0, 2000.0, NO, false;
+    No2Forecast => "no2_forecast", "µg/m³", Forecast, 0.0, 2000.0, NO, false;
+    AqiForecast => "aqi_forecast", "", Forecast, 0.0, 500.0, NO, false;
+}
+
+/// Each forecast measurand and the measurand it forecasts.
+const FORECASTS: &[(Measurand, Measurand)] = &[
+    (Measurand::TrafficFlowForecast, Measurand::TrafficFlow),
+    (Measurand::OccupancyForecast, Measurand::Occupancy),
+    (Measurand::Pm25Forecast, Measurand::Pm25),
+    (Measurand::No2Forecast, Measurand::No2),
+    (Measurand::AqiForecast, Measurand::Aqi),
+];
+
+impl Measurand {
+    /// The measurand that carries forecasts of this one, if any.
+    pub fn forecast(self) -> Option<Measurand> {
+        FORECASTS
+            .iter()
+            .find(|(_, of)| *of == self)
+            .map(|(f, _)| *f)
+    }
+    /// The measurand this one forecasts, if it is a forecast.
+    pub fn forecast_of(self) -> Option<Measurand> {
+        FORECASTS
+            .iter()
+            .find(|(f, _)| *f == self)
+            .map(|(_, of)| *of)
+    }
 }
 
 impl fmt::Display for Measurand {

@@ -21,6 +21,22 @@ pub enum Value {
     /// An estimate with its interval, e.g. RUL 120 h in [90, 160]. Boxed:
     /// it is rare, and inline it would make every value a third larger.
     Interval(Box<Estimate>),
+    /// Forecasts of the next steps of a series from the reading's time:
+    /// point `i` is the mean over `[time + i·step, time + (i+1)·step)`.
+    Forecast(Box<Path>),
+}
+
+/// Forecasts at a regular step, each with its interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Path {
+    /// The step between points, ms (an hour for the twin's forecasts).
+    pub step_ms: i64,
+    pub points: Vec<Estimate>,
+}
+
+impl Path {
+    /// Most points a forecast may carry (a week of hours).
+    pub const MAX_POINTS: usize = 168;
 }
 
 /// An estimate and its interval.
@@ -39,6 +55,7 @@ pub enum ValueType {
     Point,
     Text,
     Interval,
+    Forecast,
 }
 
 impl fmt::Display for ValueType {
@@ -49,6 +66,7 @@ impl fmt::Display for ValueType {
             ValueType::Point => "point",
             ValueType::Text => "text",
             ValueType::Interval => "interval",
+            ValueType::Forecast => "forecast",
         })
     }
 }
@@ -61,6 +79,7 @@ impl Value {
             Value::Point { .. } => ValueType::Point,
             Value::Text(_) => ValueType::Text,
             Value::Interval(_) => ValueType::Interval,
+            Value::Forecast(_) => ValueType::Forecast,
         }
     }
 
@@ -70,7 +89,7 @@ impl Value {
             Value::Number(v) => Some(*v),
             Value::Flag(b) => Some(f64::from(u8::from(*b))),
             Value::Interval(e) => Some(e.value),
-            Value::Point { .. } | Value::Text(_) => None,
+            Value::Point { .. } | Value::Text(_) | Value::Forecast(_) => None,
         }
     }
 
@@ -80,9 +99,16 @@ impl Value {
             Value::Number(v) => (Some(*v), None, None),
             Value::Point { lon, lat } => (Some(*lon), Some(*lat), None),
             Value::Interval(e) => (Some(e.value), Some(e.low), Some(e.high)),
-            Value::Flag(_) | Value::Text(_) => (None, None, None),
+            Value::Flag(_) | Value::Text(_) | Value::Forecast(_) => (None, None, None),
         };
-        a.into_iter().chain(b).chain(c)
+        let path: &[Estimate] = match self {
+            Value::Forecast(p) => &p.points,
+            _ => &[],
+        };
+        a.into_iter()
+            .chain(b)
+            .chain(c)
+            .chain(path.iter().flat_map(|e| [e.value, e.low, e.high]))
     }
 
     pub fn text(s: &str) -> Value {
@@ -102,6 +128,20 @@ impl fmt::Display for Value {
             Value::Point { lon, lat } => write!(f, "({lon:.6}, {lat:.6})"),
             Value::Text(s) => f.write_str(s),
             Value::Interval(e) => write!(f, "{} [{}, {}]", e.value, e.low, e.high),
+            Value::Forecast(p) => match (p.points.first(), p.points.last()) {
+                (Some(a), Some(b)) => write!(
+                    f,
+                    "{} [{}, {}] next, {} [{}, {}] in {} h",
+                    a.value,
+                    a.low,
+                    a.high,
+                    b.value,
+                    b.low,
+                    b.high,
+                    p.points.len() as i64 * p.step_ms / 3_600_000
+                ),
+                _ => f.write_str("no forecast"),
+            },
         }
     }
 }

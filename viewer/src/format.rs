@@ -24,6 +24,15 @@ pub fn value(v: Option<&pb::Value>) -> String {
             number(e.low),
             number(e.high)
         ),
+        Some(V::Forecast(f)) => match (f.points.first(), f.points.last()) {
+            (Some(a), Some(b)) => format!(
+                "{} next hour, {} in {} h",
+                number(a.value),
+                number(b.value),
+                f.points.len() as i64 * f.step_ms / 3_600_000
+            ),
+            _ => "—".into(),
+        },
     }
 }
 

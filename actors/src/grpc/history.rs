@@ -50,10 +50,10 @@ pub(super) async fn get_history(
                     .into_iter()
                     .map(|s| pb::Sample {
                         time_ms: s.time.as_ms(),
-                        value: match s.value {
-                            Value::Number(x) => x,
-                            Value::Flag(b) => f64::from(u8::from(b)),
-                            _ => f64::NAN,
+                        value: s.value.as_f64().unwrap_or(f64::NAN),
+                        typed: match s.value {
+                            Value::Number(_) | Value::Flag(_) => None,
+                            ref v => Some(convert::value_to_pb(v)),
                         },
                     })
                     .collect();

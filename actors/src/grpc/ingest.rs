@@ -137,6 +137,7 @@ fn item_error(index: usize, e: &twin_core::InputError, field: String) -> pb::Ite
         E::WrongType { .. } => "wrong_type",
         E::OutOfRange { .. } => "out_of_range",
         E::OutOfOrder { .. } => "out_of_order",
+        E::BadForecast { .. } => "bad_forecast",
         E::StoreUnavailable { .. } => "store_unavailable",
         _ => "refused",
     };

@@ -17,6 +17,7 @@ use twin_core::store::engine::{
 };
 use twin_core::store::{EngineKind, Retention, Store};
 use twin_core::{EntityRecord, Kind, KindState, Measurand, Relation, SimTime};
+use twin_infer::models::Models;
 use twin_proto::v1 as pb;
 use twin_proto::v1::twin_client::TwinClient;
 
@@ -49,7 +50,14 @@ pub async fn fixture(limits: LimitConfig) -> Fixture {
 pub async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
-    fixture_on(limits, tls, store, dir).await
+    fixture_on(limits, tls, store, dir, Models::default()).await
+}
+
+/// The same twin running `models`, on a store on disk.
+pub async fn fixture_with_models(models: Models) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
+    fixture_on(LimitConfig::default(), None, store, dir, models).await
 }
 
 pub async fn fixture_on(
@@ -57,12 +65,14 @@ pub async fn fixture_on(
     tls: Option<(Vec<u8>, Vec<u8>)>,
     store: Store,
     dir: tempfile::TempDir,
+    models: Models,
 ) -> Fixture {
     let runtime = Arc::new(
         Runtime::start(
             RuntimeConfig {
                 workers: 2,
                 bus_capacity: 8,
+                models,
                 ..RuntimeConfig::default()
             },
             Some(store),
@@ -166,7 +176,14 @@ pub async fn gated_fixture() -> (Fixture, GateControl) {
 pub async fn gated_fixture_with(limits: LimitConfig) -> (Fixture, GateControl) {
     let (gate, control) = Gate::new(engine::temporary(EngineKind::DEFAULT).unwrap());
     let store = Store::on(Arc::new(gate), Retention::default()).unwrap();
-    let f = fixture_on(limits, None, store, tempfile::tempdir().unwrap()).await;
+    let f = fixture_on(
+        limits,
+        None,
+        store,
+        tempfile::tempdir().unwrap(),
+        Models::default(),
+    )
+    .await;
     (f, control)
 }
 

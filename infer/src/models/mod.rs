@@ -12,6 +12,7 @@
 //! Adding a model is one file in this folder plus one line in [`REGISTRY`].
 
 pub mod anomaly;
+pub mod forecast;
 pub mod rul;
 pub mod track;
 
@@ -166,6 +167,7 @@ type Build = fn(&Spec, Files) -> Result<Arc<dyn Model>, Error>;
 /// Every model the twin knows, by the name `[[inference]]` gives.
 pub const REGISTRY: &[(&str, Build)] = &[
     ("anomaly", anomaly::build),
+    ("forecast", forecast::build),
     ("rul", rul::build),
     ("track", track::build),
 ];

@@ -12,7 +12,7 @@ use crate::id::{EntityId, Kind};
 use crate::measurand::Measurand;
 use crate::observation::{Observation, Quality};
 use crate::time::SimTime;
-use crate::value::{Value, ValueType};
+use crate::value::{Path, Value, ValueType};
 
 /// Why an input was refused. Each names what was wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -53,6 +53,16 @@ pub enum InputError {
         entity: EntityId,
         kind: Kind,
         measurand: Measurand,
+    },
+    #[error(
+        "{entity} {measurand}: a forecast needs 1 to {max} points at a positive step, got {points} at {step_ms} ms",
+        max = Path::MAX_POINTS
+    )]
+    BadForecast {
+        entity: EntityId,
+        measurand: Measurand,
+        points: usize,
+        step_ms: i64,
     },
     #[error("{entity}: this sensor does not measure {measurand}")]
     NotMeasured {
@@ -224,6 +234,16 @@ pub fn validate(entity: EntityId, m: Measurand, value: &Value) -> Result<(), Inp
         return Err(InputError::NotFinite {
             entity,
             measurand: m,
+        });
+    }
+    if let Value::Forecast(p) = value
+        && (p.step_ms <= 0 || p.points.is_empty() || p.points.len() > Path::MAX_POINTS)
+    {
+        return Err(InputError::BadForecast {
+            entity,
+            measurand: m,
+            points: p.points.len(),
+            step_ms: p.step_ms,
         });
     }
     let (min, max) = match value {

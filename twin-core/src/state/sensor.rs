@@ -79,7 +79,12 @@ impl KindBehaviour for SensorState {
             // Every device may report its battery and where it stands, and
             // inference may score any entity.
             || super::behaviour::universal(obs.measurand)
-            || obs.measurand == Measurand::Position;
+            || obs.measurand == Measurand::Position
+            // Forecasts of what it measures, which inference writes.
+            || obs
+                .measurand
+                .forecast_of()
+                .is_some_and(|m| self.measurands.contains(m));
         if declared {
             Ok(())
         } else {

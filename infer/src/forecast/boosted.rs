@@ -1,6 +1,7 @@
-//! Hourly forecasts 1–24 h ahead with an interval: gradient-boosted trees
-//! (`forust-ml`) on calendar and lag features, one model for every horizon
-//! (the horizon is a feature), the interval split-conformal per horizon.
+//! Gradient-boosted trees (`forust-ml`) on calendar and lag features,
+//! trained once on a long past: one model for every horizon (the horizon
+//! is a feature) that corrects the seasonal [`baseline`], the interval
+//! split-conformal per horizon.
 //!
 //! The features of a forecast made at origin `o` for `o + h` read only the
 //! values up to `o`: [`Forecaster::predict`] takes the known past as a
@@ -10,13 +11,8 @@
 
 use forust_ml::{GradientBooster, Matrix, objective::ObjectiveType};
 
+use super::{Forecast, MAX_HORIZON, WARM, WEEK, at, baseline};
 use crate::rul::columns;
-
-/// Longest horizon, hours.
-pub const MAX_HORIZON: usize = 24;
-/// History a forecast needs behind its origin (three weeks).
-pub const WARM: usize = 504;
-const WEEK: usize = 168;
 
 /// How to train.
 #[derive(Clone, Debug)]
@@ -54,41 +50,6 @@ pub struct Forecaster {
     half_width: Vec<f64>,
     /// Extra features' count (values at the origin, e.g. weather).
     extras: usize,
-}
-
-/// One forecast: the point and its interval.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Forecast {
-    pub horizon_h: usize,
-    pub predicted: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-/// What the trees correct: the median of the same hour one, two and three
-/// weeks before the target (robust to one holiday among them), else the
-/// last value known.
-fn baseline(known: &[f64], h: usize) -> f64 {
-    let o = known.len() as isize - 1;
-    let target = o + h as isize;
-    let mut w: Vec<f64> = (1..=3)
-        .map(|k| at(known, target - k * WEEK as isize))
-        .filter(|v| !v.is_nan())
-        .collect();
-    w.sort_by(f64::total_cmp);
-    match w.len() {
-        0 => at(known, o),
-        n if n % 2 == 1 => w[n / 2],
-        n => (w[n / 2 - 1] + w[n / 2]) / 2.0,
-    }
-}
-
-fn at(y: &[f64], i: isize) -> f64 {
-    if i < 0 {
-        f64::NAN
-    } else {
-        y.get(i as usize).copied().unwrap_or(f64::NAN)
-    }
 }
 
 /// The features of a forecast for `origin + h` from `known` (the series up
