@@ -4,7 +4,9 @@
 # docs/screenshots/inspector.png (an air-quality station in the inspector);
 # on the cocoa farm docs/screenshots/farm.png (parcels by NDVI and the
 # disease zone the twin opened, in the inspector), after 70 simulated days
-# run as fast as possible into a store the twin then serves.
+# run as fast as possible into a store the twin then serves; and likewise
+# docs/screenshots/city-forecast.png (a traffic loop's flow with the twin's
+# forecast as a band ahead), after four city days.
 #
 # Installs what it needs from Debian's packages when missing (Xvfb,
 # ImageMagick, Mesa's software OpenGL), runs `twin run` on the city scenario
@@ -94,3 +96,14 @@ farm_port=$((port + 1))
 pids+=($!)
 wait_listening "$work/farm.log"
 shot_port=$farm_port shot farm --select zone/disease-0001 --panel inspector
+
+# The city's forecasts start after two days; four give them history.
+"$bin/twin" run --scenario city --for 4d --clock max \
+    --store "$work/city" >"$work/city-run.log" 2>&1
+city_port=$((port + 2))
+"$bin/twin" run --scenario city --store "$work/city" \
+    --listen "127.0.0.1:$city_port" --token screenshot --clock x60 --forever \
+    >"$work/city.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/city.log"
+shot_port=$city_port shot city-forecast --select sensor/loop-1-1 --panel inspector

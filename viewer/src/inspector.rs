@@ -2,7 +2,9 @@
 //! from `GetEntity`, `GetRelations` and `ListEvents`; each numeric
 //! measurand is plotted from `GetHistory` at a resolution that fits the
 //! plotted window (raw up to 6 h, 5-minute buckets up to 3 days, hourly
-//! beyond), with the live tail from the watch stream appended.
+//! beyond), with the live tail from the watch stream appended and, where
+//! the twin forecasts the measurand, its latest forecast drawn ahead of the
+//! series as a band.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,9 @@ struct Series {
     live: Vec<[f64; 2]>,
     /// Interval estimates (RUL): (t, low, high).
     band: Vec<(f64, f64, f64)>,
+    /// The latest forecast of the series: (t at the middle of each step,
+    /// predicted, low, high).
+    ahead: Vec<(f64, f64, f64, f64)>,
     /// The window fetched, ms, and whether a fetch is on its way.
     fetched: Option<(i64, i64)>,
     pending: bool,
@@ -73,16 +78,55 @@ impl Inspector {
             self.series.clear();
             self.live_events.clear();
             self.follow = true;
+            // Hourly forecasts need a window of days to read.
+            if d.entity
+                .readings
+                .iter()
+                .any(|r| is_forecast(r.value.as_ref()))
+            {
+                self.span_h = self.span_h.max(24.0);
+            }
         }
         for r in &d.entity.readings {
             if is_plottable(r.value.as_ref()) {
                 self.series.entry(r.measurand.clone()).or_default();
             }
         }
+        for r in &d.entity.readings {
+            self.forecast(&r.measurand, r.time_ms, r.value.as_ref());
+        }
         if let Some(rul) = rul_of(&d.entity) {
             self.series.entry("rul".into()).or_default().band.push(rul);
         }
         self.detail = Some(d);
+    }
+
+    /// Takes a reading of a forecast measurand (others are left): it
+    /// replaces the forecast drawn ahead of the series it forecasts.
+    fn forecast(&mut self, measurand: &str, time_ms: i64, v: Option<&pb::Value>) {
+        let Some(pb::value::Kind::Forecast(f)) = v.and_then(|v| v.kind.as_ref()) else {
+            return;
+        };
+        let Some(of) = measurand
+            .parse::<twin_core::Measurand>()
+            .ok()
+            .and_then(|m| m.forecast_of())
+        else {
+            return;
+        };
+        let step = f.step_ms as f64 / HOUR_MS;
+        let t0 = time_ms as f64 / HOUR_MS;
+        self.series.entry(of.name().to_string()).or_default().ahead = f
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (t0 + (i as f64 + 0.5) * step, e.value, e.low, e.high))
+            .collect();
+    }
+
+    /// How many points the forecast of `measurand` holds.
+    pub fn forecast_points(&self, measurand: &str) -> usize {
+        self.series.get(measurand).map_or(0, |s| s.ahead.len())
     }
 
     /// How many points the plot of `measurand` holds (history and live tail).
@@ -133,6 +177,9 @@ impl Inspector {
                 let s = self.series.entry(e.measurand.clone());
                 match e.value.as_ref().and_then(|v| v.kind.as_ref()) {
                     Some(V::Number(x)) => s.or_default().live.push([t, *x]),
+                    Some(V::Forecast(_)) => {
+                        self.forecast(&e.measurand, e.time_ms, e.value.as_ref());
+                    }
                     Some(V::Interval(i)) => {
                         let s = s.or_default();
                         s.live.push([t, i.value]);
@@ -174,10 +221,17 @@ impl Inspector {
         }
     }
 
+    /// The plotted window, hours; when it follows, it reaches a little
+    /// past now where a forecast is drawn.
     fn window(&self, now_ms: i64) -> (f64, f64) {
         if self.follow {
             let now = now_ms as f64 / HOUR_MS;
-            (now - self.span_h, now)
+            let ahead = if self.series.values().any(|s| !s.ahead.is_empty()) {
+                (self.span_h / 2.0).min(24.0)
+            } else {
+                0.0
+            };
+            (now - self.span_h, now + ahead)
         } else {
             self.view
         }
@@ -277,8 +331,12 @@ impl Inspector {
         let (from, to) = self.window(now_ms);
         let link = ui.scope_id().with("inspector-plots");
         let mut moved = None;
-        for (m, s) in &self.series {
-            if s.history.is_empty() && s.live.is_empty() && s.band.is_empty() {
+        // Series with a forecast first (where the eye goes), then by name.
+        let mut order: Vec<(&String, &Series)> = self.series.iter().collect();
+        order.sort_by_key(|(_, s)| s.ahead.is_empty());
+        for (m, s) in order {
+            if s.history.is_empty() && s.live.is_empty() && s.band.is_empty() && s.ahead.is_empty()
+            {
                 continue;
             }
             ui.label(RichText::new(m).strong());
@@ -296,7 +354,7 @@ impl Inspector {
                         format::number(p.y)
                     ))
                 })
-                .legend(Legend::default())
+                .legend(Legend::default().position(egui_plot::Corner::LeftTop))
                 .show(ui, |pu| {
                     if follow {
                         pu.set_plot_bounds_x(from..=to);
@@ -318,6 +376,21 @@ impl Inspector {
                         pu.add(
                             FilledArea::new("min–max", &xs, &lo, &hi)
                                 .fill_color(Color32::from_rgba_unmultiplied(150, 150, 150, 50)),
+                        );
+                    }
+                    if !s.ahead.is_empty() {
+                        let xs: Vec<f64> = s.ahead.iter().map(|a| a.0).collect();
+                        let lo: Vec<f64> = s.ahead.iter().map(|a| a.2).collect();
+                        let hi: Vec<f64> = s.ahead.iter().map(|a| a.3).collect();
+                        pu.add(
+                            FilledArea::new("forecast interval", &xs, &lo, &hi)
+                                .fill_color(Color32::from_rgba_unmultiplied(240, 150, 40, 60)),
+                        );
+                        let line: Vec<[f64; 2]> = s.ahead.iter().map(|a| [a.0, a.1]).collect();
+                        pu.line(
+                            Line::new("forecast", PlotPoints::from(line))
+                                .color(Color32::from_rgb(230, 120, 20))
+                                .style(egui_plot::LineStyle::dashed_loose()),
                         );
                     }
                     let mut pts = s.history.clone();
@@ -357,6 +430,13 @@ fn is_plottable(v: Option<&pb::Value>) -> bool {
     matches!(
         v.and_then(|v| v.kind.as_ref()),
         Some(V::Number(_) | V::Interval(_))
+    )
+}
+
+fn is_forecast(v: Option<&pb::Value>) -> bool {
+    matches!(
+        v.and_then(|v| v.kind.as_ref()),
+        Some(pb::value::Kind::Forecast(_))
     )
 }
 
@@ -521,5 +601,72 @@ pub fn describe(e: &pb::Event) -> String {
             e.model
         ),
         T::Unspecified => "event".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forecast(first: f64) -> Option<pb::Value> {
+        Some(pb::Value {
+            kind: Some(pb::value::Kind::Forecast(pb::Forecast {
+                step_ms: HOUR_MS as i64,
+                points: (0..24)
+                    .map(|i| pb::Estimate {
+                        value: first + i as f64,
+                        low: first + i as f64 - 5.0,
+                        high: first + i as f64 + 5.0,
+                    })
+                    .collect(),
+            })),
+        })
+    }
+
+    #[test]
+    fn a_forecast_is_drawn_ahead_of_the_series_it_forecasts() {
+        let mut i = Inspector::default();
+        i.set_detail(Detail {
+            entity: pb::Entity {
+                id: "sensor/loop-1".into(),
+                readings: vec![
+                    pb::Reading {
+                        measurand: "traffic_flow".into(),
+                        value: Some(pb::Value {
+                            kind: Some(pb::value::Kind::Number(500.0)),
+                        }),
+                        time_ms: 10 * HOUR_MS as i64,
+                        ..Default::default()
+                    },
+                    pb::Reading {
+                        measurand: "traffic_flow_forecast".into(),
+                        value: forecast(600.0),
+                        time_ms: 10 * HOUR_MS as i64,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+            relations: Default::default(),
+            events: Vec::new(),
+        });
+        assert_eq!(i.forecast_points("traffic_flow"), 24);
+        // Not a series of its own.
+        assert_eq!(i.forecast_points("traffic_flow_forecast"), 0);
+        assert!(!i.series.contains_key("traffic_flow_forecast"));
+        // The window reaches past now to show it.
+        let (from, to) = i.window(10 * HOUR_MS as i64);
+        assert!(from < 10.0 && to > 10.0, "{from}..{to}");
+        // A newer forecast from the watch stream replaces it.
+        i.live(&[pb::Event {
+            entity: "sensor/loop-1".into(),
+            r#type: pb::EventType::StateChanged as i32,
+            measurand: "traffic_flow_forecast".into(),
+            time_ms: 11 * HOUR_MS as i64,
+            value: forecast(700.0),
+            ..Default::default()
+        }]);
+        let s = &i.series["traffic_flow"];
+        assert_eq!(s.ahead[0], (11.5, 700.0, 695.0, 705.0));
     }
 }
