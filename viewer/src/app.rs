@@ -246,6 +246,9 @@ impl App {
                         self.settings.layers.toggle(l, on);
                     }
                 }
+                if let Some(o) = &mut self.map.raster {
+                    ui.checkbox(&mut o.on, format!("NDVI raster ({})", o.name));
+                }
                 ui.separator();
                 ui.label("Districts by:");
                 ui.radio_value(

@@ -24,6 +24,9 @@ struct Args {
     /// Open this panel at start.
     #[arg(long, value_enum)]
     panel: Option<Tab>,
+    /// An NDVI GeoTIFF (`twin ndvi --out`) to lay under the map.
+    #[arg(long)]
+    raster: Option<std::path::PathBuf>,
     /// Window size in points, WIDTHxHEIGHT.
     #[arg(long, default_value = "1600x1000", value_parser = parse_size)]
     size: (f32, f32),
@@ -72,6 +75,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
+    // Read before a window opens: a bad file is said at once, by name.
+    let raster = args
+        .raster
+        .as_deref()
+        .map(twin_viewer::map::raster::Overlay::load)
+        .transpose()?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("twin")
@@ -92,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             let mut app = App::connect(settings, args.token);
             app.preselect(args.select, args.panel);
+            app.map.raster = raster;
             if ask {
                 app.open_connect_dialog();
             }

@@ -25,11 +25,21 @@ pub struct ZoneStats {
     pub p10: Option<f64>,
 }
 
-/// Longitude/latitude to a raster's coordinates (`None` where it fails).
+/// A map between longitude/latitude and a raster's coordinates, one way
+/// (`None` where it fails).
 pub type Projection = Box<dyn Fn(f64, f64) -> Option<(f64, f64)>>;
 
 /// How polygons in longitude/latitude reach a raster's coordinates.
 pub fn to_raster_crs(epsg: Option<u16>) -> Result<Projection, String> {
+    projection(epsg, true)
+}
+
+/// How a raster's coordinates reach longitude/latitude (to draw it on a map).
+pub fn from_raster_crs(epsg: Option<u16>) -> Result<Projection, String> {
+    projection(epsg, false)
+}
+
+fn projection(epsg: Option<u16>, to_raster: bool) -> Result<Projection, String> {
     match epsg {
         Some(4326) => Ok(Box::new(|x, y| Some((x, y)))),
         Some(code @ (32601..=32660 | 32701..=32760)) => {
@@ -38,22 +48,30 @@ pub fn to_raster_crs(epsg: Option<u16>) -> Result<Projection, String> {
             } else {
                 (code - 32600, "")
             };
-            let src = proj4rs::Proj::from_proj_string("+proj=longlat +datum=WGS84")
+            let lonlat = proj4rs::Proj::from_proj_string("+proj=longlat +datum=WGS84")
                 .map_err(|e| e.to_string())?;
-            let dst = proj4rs::Proj::from_proj_string(&format!(
+            let utm = proj4rs::Proj::from_proj_string(&format!(
                 "+proj=utm +zone={zone}{south} +datum=WGS84 +units=m"
             ))
             .map_err(|e| e.to_string())?;
-            Ok(Box::new(move |lon: f64, lat: f64| {
-                let mut p = (lon.to_radians(), lat.to_radians(), 0.0);
-                proj4rs::transform::transform(&src, &dst, &mut p).ok()?;
-                Some((p.0, p.1))
-            }))
+            Ok(if to_raster {
+                Box::new(move |lon: f64, lat: f64| {
+                    let mut p = (lon.to_radians(), lat.to_radians(), 0.0);
+                    proj4rs::transform::transform(&lonlat, &utm, &mut p).ok()?;
+                    Some((p.0, p.1))
+                })
+            } else {
+                Box::new(move |x: f64, y: f64| {
+                    let mut p = (x, y, 0.0);
+                    proj4rs::transform::transform(&utm, &lonlat, &mut p).ok()?;
+                    Some((p.0.to_degrees(), p.1.to_degrees()))
+                })
+            })
         }
         Some(other) => Err(format!(
-            "the raster is in EPSG:{other}; zonal statistics take rasters in EPSG:4326 or a WGS 84 UTM zone (326zz, 327zz)"
+            "the raster is in EPSG:{other}; only EPSG:4326 and the WGS 84 UTM zones (326zz, 327zz) are placed on the Earth"
         )),
-        None => Err("the raster has no coordinate system (no GeoKeyDirectory): its pixels cannot be placed under the parcels".into()),
+        None => Err("the raster has no coordinate system (no GeoKeyDirectory): its pixels cannot be placed on the Earth".into()),
     }
 }
 

@@ -6,8 +6,16 @@ use egui::{Align2, Color32, Rect, Stroke, pos2, vec2};
 use super::{DistrictMetric, Layer, Layers};
 use crate::colors::{self, Ramp};
 
-/// `present`: the layers that have entities (the others are not explained).
-pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, present: &[Layer], aggregated: bool) {
+/// `present`: the layers that have entities (the others are not explained);
+/// `raster`: whether an NDVI raster file is drawn.
+pub fn show(
+    ui: &mut egui::Ui,
+    map: Rect,
+    layers: &Layers,
+    present: &[Layer],
+    aggregated: bool,
+    raster: bool,
+) {
     egui::Area::new(egui::Id::unique("map-legend"))
         .fixed_pos(pos2(map.max.x - 210.0, map.min.y + 8.0))
         .order(egui::Order::Foreground)
@@ -15,6 +23,9 @@ pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, present: &[Layer], ag
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.set_width(190.0);
                 ui.strong("Legend");
+                if raster {
+                    ramp(ui, "Raster: NDVI", &colors::NDVI);
+                }
                 for l in Layer::ALL {
                     if !layers.shows(l) || !present.contains(&l) {
                         continue;

@@ -3,13 +3,15 @@
 //! cursor, fitted to the scenario. Areas (parcels, districts, parking,
 //! disease zones) are filled by their layer's value; vehicles are arrows
 //! along their heading; machines and sensors are markers by status; PM2.5
-//! is interpolated between its stations as a heat map. Past a
+//! is interpolated between its stations as a heat map; an NDVI raster
+//! file, when one is opened, lies under everything. Past a
 //! few thousand visible markers they are drawn aggregated into cells.
 
 pub mod aggregate;
 mod heat;
 pub mod layers;
 mod legend;
+pub mod raster;
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Shape as EShape, Stroke, Vec2, pos2, vec2};
 use twin_proto::v1::Kind;
@@ -32,6 +34,8 @@ pub struct MapView {
     pub aggregated: bool,
     /// The layers that have entities, for the model generation given.
     present: (u64, Vec<Layer>),
+    /// An NDVI raster opened from a file (`--raster`).
+    pub raster: Option<raster::Overlay>,
 }
 
 impl Default for MapView {
@@ -47,6 +51,7 @@ impl Default for MapView {
             visible: Vec::new(),
             aggregated: false,
             present: (u64::MAX, Vec::new()),
+            raster: None,
         }
     }
 }
@@ -119,6 +124,9 @@ impl MapView {
         let mut hovered: Option<(usize, f32)> = None;
         let mut moving = false;
 
+        if let Some(o) = self.raster.as_mut().filter(|o| o.on) {
+            o.paint(&painter, &to_screen);
+        }
         if layers.shows(Layer::Pollution) {
             heat::paint(&painter, rect, twin, now, &to_screen);
         }
@@ -241,7 +249,8 @@ impl MapView {
                     .collect(),
             );
         }
-        legend::show(ui, rect, layers, &self.present.1, self.aggregated);
+        let raster = self.raster.as_ref().is_some_and(|o| o.on);
+        legend::show(ui, rect, layers, &self.present.1, self.aggregated, raster);
         if moving {
             ui.ctx().request_repaint();
         }
