@@ -172,3 +172,68 @@ async fn forecasts_reach_a_client_typed_and_bad_ones_are_refused() {
         ack.errors[2].message
     );
 }
+
+/// Forecasts are some forty times the size of a number on the wire: a page
+/// of them stops short of the response limit and the next one goes on
+/// where it stopped, repeating and losing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_of_forecasts_is_paged_within_the_response_limit() {
+    let max = 64 << 10;
+    let f = fixture(twin_actors::grpc::LimitConfig {
+        max_response_bytes: max,
+        ..Default::default()
+    })
+    .await;
+    let mut c = client(&f, Some(TOKEN)).await;
+    let forecast = |t: i64| pb::Observation {
+        value: Some(pb::Value {
+            kind: Some(pb::value::Kind::Forecast(pb::Forecast {
+                step_ms: HOUR,
+                points: (0..24)
+                    .map(|i| pb::Estimate {
+                        value: 100.0 + i as f64,
+                        low: 90.0,
+                        high: 130.0,
+                    })
+                    .collect(),
+            })),
+        }),
+        ..obs("zone/hall", t * HOUR, "traffic_flow_forecast", 0.0)
+    };
+    let batch = pb::IngestRequest {
+        batch_id: 1,
+        observations: (0..200).map(forecast).collect(),
+        ..Default::default()
+    };
+    let mut acks = c
+        .ingest(tokio_stream::iter(vec![batch]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(acks.message().await.unwrap().unwrap().errors.is_empty());
+    let (mut times, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let req = pb::GetHistoryRequest {
+            id: "zone/hall".into(),
+            measurand: "traffic_flow_forecast".into(),
+            from_ms: 0,
+            to_ms: 1_000 * HOUR,
+            resolution: pb::Resolution::Raw as i32,
+            page_token: token.clone(),
+            ..Default::default()
+        };
+        let h = c.get_history(req).await.unwrap().into_inner();
+        assert!(
+            prost::Message::encoded_len(&h) <= max,
+            "a page over the limit"
+        );
+        times.extend(h.samples.iter().map(|s| s.time_ms / HOUR));
+        pages += 1;
+        if h.next_page_token.is_empty() {
+            break;
+        }
+        token = h.next_page_token;
+    }
+    assert!(pages >= 2, "{pages} page");
+    assert_eq!(times, (0..200).collect::<Vec<i64>>());
+}

@@ -203,26 +203,21 @@ pub fn main(args: Args) -> Result<()> {
         stride: args.stride.max(1),
         ..Config::default()
     };
-    let score = match args.method {
+    let mut predict: Box<Predict> = match args.method {
         Method::Boosted => {
             let model =
                 Forecaster::train(&series.y, &series.extras, start_how, train_end, &config)?;
-            walk_forward(
-                &mut |known, extras| model.predict(known, extras),
-                &series.y,
-                &series.extras,
-                train_end,
-                config.horizon,
-            )
+            Box::new(move |known, extras| model.predict(known, extras))
         }
-        Method::Seasonal => walk_forward(
-            &mut online(0.9),
-            &series.y,
-            &series.extras,
-            train_end,
-            config.horizon,
-        ),
+        Method::Seasonal => Box::new(online(config.coverage)),
     };
+    let score = walk_forward(
+        &mut *predict,
+        &series.y,
+        &series.extras,
+        train_end,
+        config.horizon,
+    );
     if let Some(path) = &args.predictions {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
         writeln!(out, "origin,horizon_h,predicted,low,high")?;

@@ -138,7 +138,7 @@ impl fmt::Display for Value {
                     b.value,
                     b.low,
                     b.high,
-                    p.points.len() as i64 * p.step_ms / 3_600_000
+                    (p.points.len() as i64).saturating_mul(p.step_ms) / 3_600_000
                 ),
                 _ => f.write_str("no forecast"),
             },

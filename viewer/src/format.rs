@@ -29,7 +29,7 @@ pub fn value(v: Option<&pb::Value>) -> String {
                 "{} next hour, {} in {} h",
                 number(a.value),
                 number(b.value),
-                f.points.len() as i64 * f.step_ms / 3_600_000
+                (f.points.len() as i64).saturating_mul(f.step_ms) / 3_600_000
             ),
             _ => "—".into(),
         },

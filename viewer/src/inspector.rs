@@ -361,31 +361,14 @@ impl Inspector {
                         pu.set_auto_bounds([false, true]);
                     }
                     if !s.band.is_empty() {
-                        let xs: Vec<f64> = s.band.iter().map(|b| b.0).collect();
-                        let lo: Vec<f64> = s.band.iter().map(|b| b.1).collect();
-                        let hi: Vec<f64> = s.band.iter().map(|b| b.2).collect();
-                        pu.add(
-                            FilledArea::new("interval", &xs, &lo, &hi)
-                                .fill_color(Color32::from_rgba_unmultiplied(100, 150, 250, 60)),
-                        );
+                        area(pu, "interval", s.band.iter().copied(), (100, 150, 250, 60));
                     }
                     if !s.spread.is_empty() && s.spread.len() == s.history.len() {
-                        let xs: Vec<f64> = s.spread.iter().map(|b| b.0).collect();
-                        let lo: Vec<f64> = s.spread.iter().map(|b| b.1).collect();
-                        let hi: Vec<f64> = s.spread.iter().map(|b| b.2).collect();
-                        pu.add(
-                            FilledArea::new("min–max", &xs, &lo, &hi)
-                                .fill_color(Color32::from_rgba_unmultiplied(150, 150, 150, 50)),
-                        );
+                        area(pu, "min–max", s.spread.iter().copied(), (150, 150, 150, 50));
                     }
                     if !s.ahead.is_empty() {
-                        let xs: Vec<f64> = s.ahead.iter().map(|a| a.0).collect();
-                        let lo: Vec<f64> = s.ahead.iter().map(|a| a.2).collect();
-                        let hi: Vec<f64> = s.ahead.iter().map(|a| a.3).collect();
-                        pu.add(
-                            FilledArea::new("forecast interval", &xs, &lo, &hi)
-                                .fill_color(Color32::from_rgba_unmultiplied(240, 150, 40, 60)),
-                        );
+                        let bounds = s.ahead.iter().map(|a| (a.0, a.2, a.3));
+                        area(pu, "forecast interval", bounds, (240, 150, 40, 60));
                         let line: Vec<[f64; 2]> = s.ahead.iter().map(|a| [a.0, a.1]).collect();
                         pu.line(
                             Line::new("forecast", PlotPoints::from(line))
@@ -423,6 +406,25 @@ impl Inspector {
             ui.weak("No numeric history in this window.");
         }
     }
+}
+
+/// A filled area between `(x, low, high)` points, in an RGBA colour.
+fn area(
+    pu: &mut egui_plot::PlotUi,
+    name: &str,
+    points: impl Iterator<Item = (f64, f64, f64)>,
+    (r, g, b, a): (u8, u8, u8, u8),
+) {
+    let (mut xs, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
+    for (x, l, h) in points {
+        xs.push(x);
+        lo.push(l);
+        hi.push(h);
+    }
+    pu.add(
+        FilledArea::new(name, &xs, &lo, &hi)
+            .fill_color(Color32::from_rgba_unmultiplied(r, g, b, a)),
+    );
 }
 
 fn is_plottable(v: Option<&pb::Value>) -> bool {

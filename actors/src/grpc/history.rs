@@ -39,6 +39,7 @@ pub(super) async fn get_history(
         }
     };
     let store = svc.store()?.clone();
+    let max_bytes = svc.limits.config.max_response_bytes;
     blocking(move || {
         let mut out = pb::GetHistoryResponse::default();
         let next = match resolution {
@@ -46,18 +47,9 @@ pub(super) async fn get_history(
                 let (samples, next) = store
                     .raw_history_page(id, m, from, to, limit)
                     .map_err(internal)?;
-                out.samples = samples
-                    .into_iter()
-                    .map(|s| pb::Sample {
-                        time_ms: s.time.as_ms(),
-                        value: s.value.as_f64().unwrap_or(f64::NAN),
-                        typed: match s.value {
-                            Value::Number(_) | Value::Flag(_) => None,
-                            ref v => Some(convert::value_to_pb(v)),
-                        },
-                    })
-                    .collect();
-                next
+                let (samples, cut) = within_bytes(samples, max_bytes);
+                out.samples = samples;
+                cut.or(next)
             }
             Some(r) => {
                 let (buckets, next) = store
@@ -80,6 +72,38 @@ pub(super) async fn get_history(
         Ok(Response::new(out))
     })
     .await
+}
+
+/// The samples as the wire carries them, stopping short of `max_bytes`
+/// (typed values such as forecasts are far larger than a number): the
+/// samples kept, and where the rest starts when some are left out. A page
+/// never ends inside one time, so the next, starting at that time, repeats
+/// nothing; a time too large for a page on its own is sent whole.
+fn within_bytes(
+    samples: Vec<twin_core::store::Sample>,
+    max_bytes: usize,
+) -> (Vec<pb::Sample>, Option<SimTime>) {
+    let mut out: Vec<pb::Sample> = Vec::with_capacity(samples.len());
+    let mut bytes = 0;
+    for s in samples {
+        let p = pb::Sample {
+            time_ms: s.time.as_ms(),
+            value: s.value.as_f64().unwrap_or(f64::NAN),
+            typed: match s.value {
+                Value::Number(_) | Value::Flag(_) => None,
+                ref v => Some(convert::value_to_pb(v)),
+            },
+        };
+        bytes += prost::Message::encoded_len(&p) + 4;
+        if bytes > max_bytes && out.iter().any(|k| k.time_ms != p.time_ms) {
+            while out.last().is_some_and(|k| k.time_ms == p.time_ms) {
+                out.pop();
+            }
+            return (out, Some(s.time));
+        }
+        out.push(p);
+    }
+    (out, None)
 }
 
 pub(super) async fn list_events(

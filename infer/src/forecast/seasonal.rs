@@ -102,15 +102,6 @@ impl Seasonal {
         }
     }
 
-    /// Hours pushed that are still kept.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
     /// The forecasts 1..=24 h past the last value pushed, with intervals
     /// of `coverage` (0..1); `None` until every horizon has been scored a
     /// day's worth of times (about two days after the first value).
@@ -197,27 +188,19 @@ impl Seasonal {
         }
     }
 
-    /// The mean deviation of the last day's hours from their baselines,
-    /// `dev` being the newest (already pushed).
+    /// The mean deviation of the last day's hours from their baselines:
+    /// `dev`, the newest, and those measured at the 23 origins before it.
     fn day_deviation(&self, dev: f64) -> f64 {
-        let n = self.values.len();
-        let (mut sum, mut count) = (0.0, 0usize);
-        if !dev.is_nan() {
-            sum += dev;
-            count += 1;
-        }
-        for k in 1..MAX_HORIZON.min(n) {
-            // The deviation of hour n-1-k, from the values before it.
-            let end = n - k;
-            let x = self.values[end - 1];
-            if x.is_nan() || end < 2 {
-                continue;
-            }
-            if let Some(b) = weekly(&self.values[..end - 1], 1) {
-                sum += x - b;
-                count += 1;
-            }
-        }
+        let (sum, count) = std::iter::once(dev)
+            .chain(
+                self.features
+                    .iter()
+                    .rev()
+                    .take(MAX_HORIZON - 1)
+                    .map(|f| f[0]),
+            )
+            .filter(|d| !d.is_nan())
+            .fold((0.0, 0usize), |(s, n), d| (s + d, n + 1));
         if count == 0 {
             f64::NAN
         } else {
@@ -314,7 +297,7 @@ mod tests {
             back.push(value(i));
         }
         assert_eq!(m, back);
-        assert!(m.len() <= KEEP + MAX_HORIZON);
+        assert!(m.values.len() <= KEEP + MAX_HORIZON);
         // A gap of missing hours is carried, not fatal.
         for _ in 0..30 {
             m.push(f64::NAN);
