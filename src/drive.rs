@@ -41,6 +41,8 @@ pub struct Tally {
     pub late: usize,
     pub events: usize,
     pub commands: usize,
+    /// Commands the planners decided.
+    pub planned: usize,
     pub steps: u64,
     /// The first refusal, to show the user.
     pub first_refusal: Option<String>,
@@ -54,6 +56,7 @@ impl Tally {
         self.late += other.late;
         self.events += other.events;
         self.commands += other.commands;
+        self.planned += other.planned;
         self.steps += other.steps;
         if self.first_refusal.is_none() {
             self.first_refusal.clone_from(&other.first_refusal);
@@ -144,6 +147,12 @@ impl<'r> Driver<'r> {
                     files,
                 })?;
             }
+            if !spec.planning.is_empty() {
+                r.writer.write(&Block::Planning {
+                    entries: serde_json::to_string(&spec.planning)
+                        .expect("planning entries serialise"),
+                })?;
+            }
             r.writer.write(&Block::Create {
                 at: origin,
                 records: records.clone(),
@@ -214,7 +223,21 @@ impl<'r> Driver<'r> {
                 r.writer.write(&Block::Tick { step, now: to })?;
             }
             let report = self.runtime.tick(to).await?;
+            if let Some(r) = &mut self.recorder
+                && !(report.planned.is_empty() && report.schedules.is_empty())
+            {
+                r.writer.write(&Block::Planned {
+                    step,
+                    schedules: report
+                        .schedules
+                        .iter()
+                        .map(|(k, s)| (k.clone(), s.to_bytes()))
+                        .collect(),
+                    commands: report.planned.clone(),
+                })?;
+            }
             self.tally.events += report.events;
+            self.tally.planned += report.planned.len();
             issued.extend(report.commands);
         }
         self.deliver(issued);

@@ -27,6 +27,7 @@ pub mod bench;
 pub mod bench_grpc;
 pub mod bench_inference;
 pub mod bench_ndvi;
+pub mod bench_planning;
 pub mod bench_store;
 pub mod control;
 pub mod drive;
@@ -94,6 +95,7 @@ impl RunScenario for Scenario {
                 RuntimeConfig {
                     bus_capacity: 1 << 16,
                     models: self.models()?,
+                    planners: self.planners()?,
                     ..bench::lockstep_config(workers)
                 },
                 None,

@@ -31,6 +31,8 @@ pub enum ReplayError {
     NoHeader,
     #[error("the recording's inference models: {0}")]
     Models(String),
+    #[error("the recording's planners: {0}")]
+    Planning(String),
 }
 
 /// What a replay did.
@@ -45,6 +47,8 @@ pub struct ReplayReport {
     pub hashes_checked: u64,
     /// The inference models hosted, name/version.
     pub models: Vec<String>,
+    /// Work orders the planners hold at the end.
+    pub work_orders: usize,
     /// Wall time spent applying inputs, excluding reading the file.
     pub elapsed: Duration,
 }
@@ -110,11 +114,18 @@ async fn replay_into(
     let mut busy = Duration::ZERO;
     let mut ended = false;
     let mut last_offset = 0;
+    let next = |rx: &std::sync::mpsc::Receiver<_>, last: u64| match rx.recv() {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => Err(ReplayError::from(e)),
+        Err(_) => Err(ReplayError::Truncated(last)),
+    };
+    // A block read ahead (after a tick, to see whether the planners'
+    // schedules follow it) and not yet handled.
+    let mut held: Option<(u64, Option<Block>)> = None;
     let result = loop {
-        let (offset, block) = match rx.recv() {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => break Err(e.into()),
-            Err(_) => break Err(ReplayError::Truncated(last_offset)),
+        let (offset, block) = match held.take().map_or_else(|| next(&rx, last_offset), Ok) {
+            Ok(b) => b,
+            Err(e) => break Err(e),
         };
         last_offset = offset;
         let Some(block) = block else {
@@ -146,6 +157,21 @@ async fn replay_into(
             }
             continue;
         }
+        if let Block::Planning { entries } = &block {
+            if slot.is_some() {
+                break Err(ReplayError::Planning(
+                    "they are named after the inputs began".into(),
+                ));
+            }
+            let planners = serde_json::from_str::<Vec<twin_plan::Spec>>(entries)
+                .map_err(|e| e.to_string())
+                .and_then(|s| twin_plan::Planners::new(&s).map_err(|e| e.to_string()));
+            match planners {
+                Ok(p) => config.planners = p,
+                Err(e) => break Err(ReplayError::Planning(e)),
+            }
+            continue;
+        }
         if let Block::Header(h) = &block {
             report.scenario.clone_from(&h.scenario);
             start_sim = Some(h.start);
@@ -155,12 +181,18 @@ async fn replay_into(
         let runtime = match slot {
             Some(r) => &*r,
             None => match Runtime::start(config.clone(), None) {
-                Ok(r) => slot.insert(r),
+                Ok(r) => {
+                    // Its planners schedule only from the recording.
+                    r.replay_schedules(Vec::new());
+                    slot.insert(r)
+                }
                 Err(e) => break Err(e.into()),
             },
         };
         match block {
-            Block::Header(_) | Block::Inference { .. } => unreachable!("handled above"),
+            Block::Header(_) | Block::Inference { .. } | Block::Planning { .. } => {
+                unreachable!("handled above")
+            }
             Block::Create { at, records } => {
                 runtime.create(records, at).await?;
             }
@@ -172,8 +204,52 @@ async fn replay_into(
                 report.inputs += commands.len() as u64;
                 runtime.command(commands).await?;
             }
-            Block::Tick { now, .. } => {
-                runtime.tick(now).await?;
+            Block::Tick { step, now } => {
+                let after = match next(&rx, offset) {
+                    Ok(b) => b,
+                    Err(e) => break Err(e),
+                };
+                let recorded = match after {
+                    (
+                        _,
+                        Some(Block::Planned {
+                            schedules,
+                            commands,
+                            ..
+                        }),
+                    ) => {
+                        let decoded: Result<Vec<_>, _> = schedules
+                            .iter()
+                            .map(|(k, bytes)| {
+                                twin_plan::schedule::Schedule::from_bytes(bytes)
+                                    .map(|s| (k.clone(), s))
+                            })
+                            .collect();
+                        match decoded {
+                            Ok(d) => runtime.replay_schedules(d),
+                            Err(e) => break Err(ReplayError::Planning(format!("a schedule: {e}"))),
+                        }
+                        commands
+                    }
+                    other => {
+                        held = Some(other);
+                        Vec::new()
+                    }
+                };
+                let ours = runtime.tick(now).await?;
+                if ours.planned != recorded {
+                    break Err(ReplayError::Planning(format!(
+                        "at step {step} (simulated time {now}) they decided {} commands, \
+                         the run {}",
+                        ours.planned.len(),
+                        recorded.len()
+                    )));
+                }
+            }
+            Block::Planned { step, .. } => {
+                break Err(ReplayError::Planning(format!(
+                    "step {step}: what they did without the tick they did it at"
+                )));
             }
             Block::Step { step, now } => {
                 report.steps = step + 1;
@@ -206,6 +282,7 @@ async fn replay_into(
     let _ = feeder.join();
     result?;
     report.events = slot.as_ref().map_or(0, |r| r.event_log_hash().0);
+    report.work_orders = slot.as_ref().map_or(0, |r| r.board().work_orders.len());
     report.elapsed = busy;
     Ok(report)
 }

@@ -498,3 +498,42 @@ fn an_inference_file_replaces_the_scenarios_models() {
         stderr(&o)
     );
 }
+
+#[test]
+fn replay_plans_what_the_run_planned() {
+    // The factory's maintenance planner opens orders as machines wear out
+    // and break; its schedules are recorded and handed back.
+    use twin_core::recording::{Block, Reader};
+    let dir = tempfile::tempdir().unwrap();
+    let rec = record(dir.path(), "factory", "12h");
+    let mut orders = std::collections::BTreeSet::new();
+    let mut schedules = 0;
+    let mut reader = Reader::open(&rec).unwrap();
+    while let Some(block) = reader.next_block().unwrap() {
+        if let Block::Planned {
+            schedules: s,
+            commands,
+            ..
+        } = block
+        {
+            schedules += s.len();
+            for c in commands {
+                if let twin_core::Action::WorkOrder { order, .. } = c.action {
+                    orders.insert(order);
+                }
+            }
+        }
+    }
+    assert!(
+        !orders.is_empty() && schedules > 0,
+        "nothing planned in 12 h"
+    );
+    let o = twin(&["replay", rec.to_str().unwrap(), "--workers", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("{} work orders", orders.len())),
+        "{out} (the run opened {})",
+        orders.len()
+    );
+}

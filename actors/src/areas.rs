@@ -24,11 +24,13 @@ use twin_infer::models::Models;
 use crate::bus::{Bus, Delivery, Filter, Subscription};
 use crate::runtime::{Runtime, RuntimeError};
 
-/// What the host knows of an entity a model may follow.
-struct Known {
-    subtype: String,
-    place: Option<Place>,
-    zones: Vec<EntityId>,
+/// What a host knows of an entity a model or planner may follow.
+pub(crate) struct Known {
+    pub subtype: String,
+    pub place: Option<Place>,
+    pub zones: Vec<EntityId>,
+    /// What it is attached to (a sensor's machine or parcel).
+    pub attached: Option<EntityId>,
 }
 
 pub(crate) struct AreaHost {
@@ -52,15 +54,9 @@ impl AreaHost {
         }
         if let Some(store) = store {
             for (key, area) in &mut areas {
-                match store.get_meta::<Vec<u8>>(&meta_key(key)) {
-                    Ok(Some(bytes)) => {
-                        if let Err(e) = area.restore(&bytes) {
-                            tracing::warn!("area model {key}: {e}; it starts afresh");
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!("area model {key}: state not read: {e}"),
-                }
+                restore(store, &meta_key(key), "area model", |b| {
+                    area.restore(b).map_err(|e| e.to_string())
+                });
             }
         }
         let every_kind = areas.iter().any(|(_, a)| a.selector().kinds.is_empty());
@@ -187,8 +183,27 @@ async fn apply(
     Ok(())
 }
 
+/// Restores a hosted model's or planner's state saved under `key`; one
+/// that cannot be read or restored starts afresh, with a warning.
+pub(crate) fn restore(
+    store: &Store,
+    key: &str,
+    what: &str,
+    restore: impl FnOnce(&[u8]) -> Result<(), String>,
+) {
+    match store.get_meta::<Vec<u8>>(key) {
+        Ok(Some(bytes)) => {
+            if let Err(e) = restore(&bytes) {
+                tracing::warn!("{what} {key}: {e}; it starts afresh");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{what} {key}: state not read: {e}"),
+    }
+}
+
 /// Where an entity lies: a parcel's or zone's shape, or its position.
-fn known(r: &EntityRecord) -> Known {
+pub(crate) fn known(r: &EntityRecord) -> Known {
     let place = match &r.state {
         KindState::Parcel(p) => p.polygon.as_ref().and_then(|poly| {
             let c = poly.centroid()?;
@@ -230,9 +245,14 @@ fn known(r: &EntityRecord) -> Known {
             _ => None,
         })
         .collect();
+    let attached = r.common.relations().iter().find_map(|rel| match rel {
+        Relation::AttachedTo(t) => Some(*t),
+        _ => None,
+    });
     Known {
         subtype: r.common.subtype.name().to_string(),
         place,
         zones,
+        attached,
     }
 }

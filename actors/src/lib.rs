@@ -20,6 +20,7 @@ pub mod grpc;
 pub mod inference;
 pub mod journal;
 pub mod listing;
+pub mod planning;
 pub mod priority;
 pub mod runtime;
 pub mod shard;

@@ -11,7 +11,7 @@
 //! event-log hash, then publishes them. Callers then await each call before the
 //! next, so inputs are applied in one well-defined order.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use actix::prelude::*;
@@ -24,11 +24,13 @@ use twin_infer::models::Models;
 use crate::areas::AreaHost;
 use crate::bus::Bus;
 use crate::journal::Journal;
+use crate::planning::{Board, PlanHost};
 use crate::shard::{ShardCore, UnknownPolicy};
 use crate::shard_actor::{
     Checkpoint, Commands, Create, Ingest, ListResident, Relate, Resident, ShardActor, ShardReply,
     SharedCore, Tick, lock, resident_or_store,
 };
+use twin_plan::Planners;
 
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -46,6 +48,8 @@ pub struct RuntimeConfig {
     pub lockstep: bool,
     /// Inference models hosted beside the entities they follow.
     pub models: Models,
+    /// Planners stepped at each tick (`[[planning]]`).
+    pub planners: Planners,
     /// Durable batches journaled since the last checkpoint past which the
     /// ingest call that crosses it checkpoints: the journal (and the work
     /// a restart after a crash has) stays bounded however rarely the
@@ -64,6 +68,7 @@ impl Default for RuntimeConfig {
             bus_capacity: 1024,
             lockstep: false,
             models: Models::default(),
+            planners: Planners::default(),
             checkpoint_every: 4_096,
         }
     }
@@ -81,6 +86,11 @@ pub struct BatchReport {
     pub errors: Vec<(usize, InputError)>,
     /// Commands the twin issued to the world while handling the batch.
     pub commands: Vec<Command>,
+    /// Commands the planners decided at a tick (already applied), and the
+    /// schedules they solved, by planner: a recording keeps both, and a
+    /// replay hands the schedules back ([`Runtime::replay_schedules`]).
+    pub planned: Vec<Command>,
+    pub schedules: Vec<(String, twin_plan::schedule::Schedule)>,
     pub events: usize,
 }
 
@@ -114,6 +124,9 @@ pub struct Runtime {
     journal: Option<Journal>,
     /// The area models, when any is configured (see [`crate::areas`]).
     areas: Mutex<Option<AreaHost>>,
+    /// The planners, when any is configured (see [`crate::planning`]).
+    planning: Mutex<Option<PlanHost>>,
+    board: Arc<RwLock<Board>>,
 }
 
 impl Runtime {
@@ -162,8 +175,17 @@ impl Runtime {
             .map_err(|_| RuntimeError::Start("actor system did not start".into()))?;
         let journal = store.as_ref().map(Journal::open).transpose()?;
         let areas = Mutex::new(AreaHost::new(&config.models, &bus, store.as_ref()));
+        let board = Arc::new(RwLock::new(Board::default()));
+        let planning = Mutex::new(PlanHost::new(
+            &config.planners,
+            &bus,
+            store.as_ref(),
+            board.clone(),
+        ));
         let runtime = Runtime {
             areas,
+            planning,
+            board,
             shards,
             cores,
             bus,
@@ -468,7 +490,35 @@ impl Runtime {
             *self.areas.lock().expect("areas lock poisoned") = Some(host);
             stepped?;
         }
+        let mut report = report;
+        let host = self.planning.lock().expect("planning lock poisoned").take();
+        if let Some(mut host) = host {
+            let stepped = host.step(self, now).await;
+            *self.planning.lock().expect("planning lock poisoned") = Some(host);
+            let stepped = stepped?;
+            report.planned = stepped.decided;
+            report.schedules = stepped.schedules;
+            report.commands.extend(stepped.issued);
+        }
         Ok(report)
+    }
+
+    /// Replaying: the planners take these schedules, recorded at the next
+    /// tick of the run, instead of solving.
+    pub fn replay_schedules(&self, schedules: Vec<(String, twin_plan::schedule::Schedule)>) {
+        if let Some(host) = self
+            .planning
+            .lock()
+            .expect("planning lock poisoned")
+            .as_mut()
+        {
+            host.replaying(schedules);
+        }
+    }
+
+    /// The planners' work orders as of their last step.
+    pub fn board(&self) -> Board {
+        self.board.read().expect("board lock poisoned").clone()
     }
 
     /// The current record of an entity, resident or passivated. A resident
@@ -520,10 +570,19 @@ impl Runtime {
                 .map_err(|_| RuntimeError::Stopped)?
                 .map_err(RuntimeError::Store)?;
         }
-        let areas = match self.areas.lock().expect("areas lock poisoned").as_ref() {
+        let mut areas = match self.areas.lock().expect("areas lock poisoned").as_ref() {
             Some(host) if self.store.is_some() => host.saved(),
             _ => Vec::new(),
         };
+        if let Some(host) = self
+            .planning
+            .lock()
+            .expect("planning lock poisoned")
+            .as_ref()
+            && self.store.is_some()
+        {
+            areas.extend(host.saved());
+        }
         // The area models' states, the syncs and the journal's trimming are
         // written on the blocking pool: a checkpoint may be taken by an
         // ingest call on an async worker.

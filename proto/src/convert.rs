@@ -211,6 +211,7 @@ pub fn command_from_pb(c: &pb::Command, at: &str, now: SimTime) -> Result<Comman
         },
         Some(A::BeginMaintenance(_)) => Action::BeginMaintenance,
         Some(A::EndMaintenance(_)) => Action::EndMaintenance,
+        Some(A::WorkOrder(w)) => crate::workorder::change_from_pb(w, &format!("{at}.work_order"))?,
         None => {
             return Err(FieldError::new(
                 format!("{at}.action"),
@@ -241,6 +242,7 @@ pub fn event_type_to_pb(t: EventType) -> pb::EventType {
         EventType::AlertCleared => pb::EventType::AlertCleared,
         EventType::AnomalyDetected => pb::EventType::AnomalyDetected,
         EventType::RulBelow => pb::EventType::RulBelow,
+        EventType::WorkOrderChanged => pb::EventType::WorkOrderChanged,
     }
 }
 
@@ -256,6 +258,7 @@ pub fn event_type_from_pb(t: pb::EventType) -> Option<EventType> {
         pb::EventType::AlertCleared => EventType::AlertCleared,
         pb::EventType::AnomalyDetected => EventType::AnomalyDetected,
         pb::EventType::RulBelow => EventType::RulBelow,
+        pb::EventType::WorkOrderChanged => EventType::WorkOrderChanged,
     })
 }
 
@@ -334,6 +337,13 @@ pub fn event_to_pb_named(e: &Event, entity: String) -> pb::Event {
             out.value = Some(value_to_pb(&Value::Number(*rul)));
             out.limit = *threshold;
             out.model = model.to_string();
+        }
+        EventBody::WorkOrderChanged {
+            order,
+            state,
+            technician,
+        } => {
+            out.work_order = Some(crate::workorder::change_to_pb(*order, *state, *technician));
         }
     }
     out

@@ -19,3 +19,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod client;
 pub mod convert;
 pub mod state;
+pub mod workorder;

@@ -113,16 +113,23 @@ fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them()
         time: w.now(),
         action: Action::BeginMaintenance,
     });
-    let until = w.now() + SimTime::hours(5);
+    let until = w.now() + SimTime::hours(15);
     let obs = run(&mut w, until);
-    let statuses: Vec<&Value> = obs
+    let statuses: Vec<(&Value, SimTime)> = obs
         .iter()
         .filter(|o| o.entity == failed && o.measurand == Measurand::Status)
-        .map(|o| &o.value)
+        .map(|o| (&o.value, o.time))
         .collect();
     assert_eq!(
-        statuses,
+        statuses.iter().map(|s| s.0).collect::<Vec<_>>(),
         [&Value::text("maintenance"), &Value::text("running")]
+    );
+    // A repair after a breakdown takes the scenario's breakdown_repair
+    // (12 h), not its planned repair (3 h).
+    let repair = statuses[1].1 - statuses[0].1;
+    assert!(
+        (SimTime::hours(12)..SimTime::hours(12) + SimTime::minutes(2)).contains(&repair),
+        "{repair}"
     );
     let m = w
         .truth()
@@ -137,6 +144,53 @@ fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them()
         obs.iter()
             .any(|o| o.entity.kind() == Kind::Vehicle && o.measurand == Measurand::Position)
     );
+    assert!(m.unplanned_h >= 12.0 && m.failures >= 1, "{m:?}");
+
+    // A work order sent to a named technician: that one walks to a running
+    // machine, which stops for the planned repair (3 h) and runs again.
+    let truth = w.truth();
+    let running = truth
+        .machines
+        .iter()
+        .find(|m| m.status == "running" && m.id != failed)
+        .unwrap()
+        .id;
+    let tech = EntityId::new(Kind::Vehicle, "technician-00");
+    let hours_before = truth.technician_hours;
+    w.deliver(Command {
+        entity: running,
+        time: w.now(),
+        action: Action::WorkOrder {
+            order: 1,
+            state: twin_core::workorder::OrderState::InProgress,
+            technician: Some(tech),
+        },
+    });
+    let until = w.now() + SimTime::hours(5);
+    let obs = run(&mut w, until);
+    let statuses: Vec<(&Value, SimTime)> = obs
+        .iter()
+        .filter(|o| o.entity == running && o.measurand == Measurand::Status)
+        .map(|o| (&o.value, o.time))
+        .collect();
+    assert_eq!(
+        statuses.iter().map(|s| s.0).collect::<Vec<_>>(),
+        [&Value::text("maintenance"), &Value::text("running")]
+    );
+    let repair = statuses[1].1 - statuses[0].1;
+    assert!(
+        (SimTime::hours(3)..SimTime::hours(3) + SimTime::minutes(2)).contains(&repair),
+        "{repair}"
+    );
+    assert!(
+        obs.iter()
+            .any(|o| o.entity == tech && o.measurand == Measurand::Position),
+        "the technician named walked"
+    );
+    let truth = w.truth();
+    let m = truth.machines.iter().find(|m| m.id == running).unwrap();
+    assert!((2.9..3.1).contains(&m.planned_h) && m.unplanned_h == 0.0, "{m:?}");
+    assert!(truth.technician_hours > hours_before + 3.0);
 }
 
 #[test]

@@ -95,6 +95,20 @@ enum What {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Time to re-plan open work orders over a crew (the maintenance
+    /// planner's scheduler).
+    Planning {
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 1_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 50)]
+        technicians: usize,
+        /// Runs; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -144,6 +158,15 @@ pub fn main(args: Args) -> Result<()> {
         }
         What::Inference { json, bench } => {
             print_figures(&twin::bench_inference::run(&bench)?, json);
+            Ok(())
+        }
+        What::Planning {
+            json,
+            orders,
+            technicians,
+            runs,
+        } => {
+            print_figures(&twin::bench_planning::run(orders, technicians, runs)?, json);
             Ok(())
         }
         What::Ndvi { json, side, runs } => {

@@ -7,6 +7,7 @@ pub mod disease;
 pub mod forecast;
 pub mod forecasts;
 pub mod nab;
+pub mod planning;
 pub mod world;
 
 use clap::{Args as ClapArgs, Subcommand};
@@ -30,6 +31,8 @@ enum What {
     World(world::Args),
     /// The forecaster on an hourly series, walked forward past a date.
     Forecast(forecast::Args),
+    /// A scenario under each planning policy, scored on the world's truth.
+    Planning(planning::Args),
 }
 
 /// A figure to three decimals, as the reports print them.
@@ -43,5 +46,6 @@ pub fn main(args: Args) -> Result<()> {
         What::Cmapss(a) => cmapss::main(a),
         What::World(a) => world::main(a),
         What::Forecast(a) => forecast::main(a),
+        What::Planning(a) => planning::main(a),
     }
 }

@@ -286,18 +286,21 @@ pub async fn run(
         );
     }
     let models = scenario.models()?;
+    let planners = scenario.planners()?;
     let config = if recording {
         // Lockstep, no passivation (a recording hashes every entity), and
         // history kept as in any run.
         RuntimeConfig {
             history: true,
             models,
+            planners,
             ..lockstep_config(args.world.workers)
         }
     } else {
         RuntimeConfig {
             workers: args.world.workers,
             models,
+            planners,
             ..RuntimeConfig::default()
         }
     };

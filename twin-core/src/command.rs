@@ -6,6 +6,7 @@ use crate::id::EntityId;
 use crate::measurand::Measurand;
 use crate::time::SimTime;
 use crate::value::Value;
+use crate::workorder::OrderState;
 
 /// A request addressed to one entity. The entity actor records it (desired
 /// state, status) and forwards it to the world or a live sink, which acts on it
@@ -27,4 +28,11 @@ pub enum Action {
     BeginMaintenance,
     /// Return a machine to service after maintenance.
     EndMaintenance,
+    /// A planner's work order on a machine changed (see
+    /// [`crate::workorder`]); `InProgress` sends the technician.
+    WorkOrder {
+        order: u64,
+        state: OrderState,
+        technician: Option<EntityId>,
+    },
 }

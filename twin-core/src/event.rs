@@ -9,6 +9,7 @@ use crate::measurand::Measurand;
 use crate::state::Status;
 use crate::time::SimTime;
 use crate::value::Value;
+use crate::workorder::OrderState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +87,12 @@ pub enum EventBody {
         threshold: f64,
         model: Arc<str>,
     },
+    /// A work order on this machine changed state.
+    WorkOrderChanged {
+        order: u64,
+        state: OrderState,
+        technician: Option<EntityId>,
+    },
 }
 
 /// Event types, for subscriptions.
@@ -101,6 +108,7 @@ pub enum EventType {
     AlertCleared,
     AnomalyDetected,
     RulBelow,
+    WorkOrderChanged,
 }
 
 impl EventBody {
@@ -115,6 +123,7 @@ impl EventBody {
             EventBody::AlertCleared { .. } => EventType::AlertCleared,
             EventBody::AnomalyDetected { .. } => EventType::AnomalyDetected,
             EventBody::RulBelow { .. } => EventType::RulBelow,
+            EventBody::WorkOrderChanged { .. } => EventType::WorkOrderChanged,
         }
     }
 

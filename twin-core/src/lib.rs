@@ -24,6 +24,7 @@ pub mod store;
 pub mod subtype;
 pub mod time;
 pub mod value;
+pub mod workorder;
 
 pub use command::{Action, Command};
 pub use event::{AlertId, EntityChains, Event, EventBody, EventLogHash, EventType, Severity};

@@ -59,6 +59,18 @@ pub enum Block {
         entries: String,
         files: Vec<(String, String)>,
     },
+    /// The planners the run hosted, right after the header (and the
+    /// models) when there are any: their `[[planning]]` entries as JSON.
+    Planning { entries: String },
+    /// What the planners did at the tick of step `step`, written after
+    /// it: the schedules they solved (by planner, each as postcard bytes),
+    /// which a replay hands back rather than solving again, and the
+    /// commands they decided, which the replay's must equal.
+    Planned {
+        step: u64,
+        schedules: Vec<(String, Vec<u8>)>,
+        commands: Vec<Command>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -39,6 +39,10 @@ impl SimTime {
     pub fn as_ms(self) -> i64 {
         self.0
     }
+    /// Seconds as a time, to the millisecond (saturating; NaN is zero).
+    pub fn from_secs_f64(s: f64) -> SimTime {
+        SimTime((s * 1000.0).round() as i64)
+    }
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1000.0
     }

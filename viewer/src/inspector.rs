@@ -602,6 +602,19 @@ pub fn describe(e: &pb::Event) -> String {
             format::number(e.limit),
             e.model
         ),
+        T::WorkOrderChanged => match &e.work_order {
+            Some(w) => format!(
+                "{} {}{}",
+                w.id,
+                crate::state_text::work_order(w.state()),
+                if w.technician.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", w.technician)
+                }
+            ),
+            None => "work order changed".into(),
+        },
         T::Unspecified => "event".into(),
     }
 }

@@ -17,6 +17,10 @@ pub fn quality(q: pb::Quality) -> String {
     word(q.as_str_name(), "QUALITY_")
 }
 
+pub fn work_order(s: pb::WorkOrderState) -> String {
+    word(s.as_str_name(), "WORK_ORDER_STATE_")
+}
+
 pub fn relation(r: pb::RelationType) -> String {
     word(r.as_str_name(), "RELATION_TYPE_")
 }

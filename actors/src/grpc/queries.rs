@@ -169,24 +169,70 @@ fn alerts_of(r: &EntityRecord, min: pb::Severity) -> Vec<pb::Alert> {
     out
 }
 
+/// At most this many orders in one answer, the newest.
+const MAX_ORDERS: usize = 1_000;
+
 pub(super) async fn list_work_orders(
-    _svc: &TwinService,
-    _: Request<pb::ListWorkOrdersRequest>,
+    svc: &TwinService,
+    req: Request<pb::ListWorkOrdersRequest>,
 ) -> Result<Response<pb::ListWorkOrdersResponse>, Status> {
+    let req = req.into_inner();
+    let state = match pb::WorkOrderState::try_from(req.state) {
+        Ok(s) => twin_proto::workorder::state_from_pb(s),
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "state: {} is not a work order state",
+                req.state
+            )));
+        }
+    };
+    let id = |s: &str, field: &str| {
+        (!s.is_empty())
+            .then(|| convert::entity_id(s, field))
+            .transpose()
+            .map_err(invalid)
+    };
+    let machine = id(&req.machine, "machine")?;
+    let technician = id(&req.technician, "technician")?;
+    let board = svc.runtime.board();
+    let mut work_orders: Vec<pb::WorkOrder> = board
+        .work_orders
+        .iter()
+        .rev()
+        .filter(|o| state.is_none_or(|s| o.state == s))
+        .filter(|o| machine.is_none_or(|m| o.machine == m))
+        .filter(|o| technician.is_none_or(|t| o.technician == Some(t)))
+        .take(MAX_ORDERS)
+        .map(twin_proto::workorder::to_pb)
+        .collect();
+    work_orders.reverse();
+    let empty_reason = match (work_orders.is_empty(), board.planning) {
+        (false, _) => String::new(),
+        (true, false) => "no maintenance planner is running: work orders appear once one is".into(),
+        (true, true) => "the planners have opened no work order matching this".into(),
+    };
     Ok(Response::new(pb::ListWorkOrdersResponse {
-        work_orders: Vec::new(),
-        empty_reason: "no maintenance planner is running: work orders appear once one is".into(),
+        work_orders,
+        empty_reason,
     }))
 }
 
 pub(super) async fn get_work_order(
-    _svc: &TwinService,
+    svc: &TwinService,
     req: Request<pb::GetWorkOrderRequest>,
 ) -> Result<Response<pb::WorkOrder>, Status> {
-    Err(Status::not_found(format!(
-        "no work order {}",
-        req.get_ref().id
-    )))
+    let label = &req.get_ref().id;
+    let Some(id) = twin_core::workorder::WorkOrder::parse_label(label) else {
+        return Err(Status::invalid_argument(format!(
+            "id: `{}` is not a work order id such as WO-12",
+            twin_core::id::quoted(label)
+        )));
+    };
+    let board = svc.runtime.board();
+    match board.work_orders.iter().find(|o| o.id == id) {
+        Some(o) => Ok(Response::new(twin_proto::workorder::to_pb(o))),
+        None => Err(Status::not_found(format!("no work order WO-{id}"))),
+    }
 }
 
 pub(super) async fn list_plans(

@@ -50,14 +50,29 @@ pub async fn fixture(limits: LimitConfig) -> Fixture {
 pub async fn fixture_with(limits: LimitConfig, tls: Option<(Vec<u8>, Vec<u8>)>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
-    fixture_on(limits, tls, store, dir, Models::default()).await
+    fixture_on(limits, tls, store, dir, RuntimeConfig::default()).await
 }
 
 /// The same twin running `models`, on a store on disk.
 pub async fn fixture_with_models(models: Models) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
-    fixture_on(LimitConfig::default(), None, store, dir, models).await
+    let config = RuntimeConfig {
+        models,
+        ..RuntimeConfig::default()
+    };
+    fixture_on(LimitConfig::default(), None, store, dir, config).await
+}
+
+/// The same twin running `planners`, on a store on disk.
+pub async fn fixture_with_planners(planners: twin_plan::Planners) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store"), Retention::default()).unwrap();
+    let config = RuntimeConfig {
+        planners,
+        ..RuntimeConfig::default()
+    };
+    fixture_on(LimitConfig::default(), None, store, dir, config).await
 }
 
 pub async fn fixture_on(
@@ -65,15 +80,14 @@ pub async fn fixture_on(
     tls: Option<(Vec<u8>, Vec<u8>)>,
     store: Store,
     dir: tempfile::TempDir,
-    models: Models,
+    config: RuntimeConfig,
 ) -> Fixture {
     let runtime = Arc::new(
         Runtime::start(
             RuntimeConfig {
                 workers: 2,
                 bus_capacity: 8,
-                models,
-                ..RuntimeConfig::default()
+                ..config
             },
             Some(store),
         )
@@ -181,7 +195,7 @@ pub async fn gated_fixture_with(limits: LimitConfig) -> (Fixture, GateControl) {
         None,
         store,
         tempfile::tempdir().unwrap(),
-        Models::default(),
+        RuntimeConfig::default(),
     )
     .await;
     (f, control)

@@ -149,6 +149,9 @@ pub struct TechnicianSpec {
     pub speed_kmh: f64,
     #[serde(default = "defaults::repair")]
     pub repair: Dur,
+    /// A repair after a breakdown (diagnosis, parts, a wrecked part);
+    /// four times `repair` when not given.
+    pub breakdown_repair: Option<Dur>,
 }
 
 impl Default for TechnicianSpec {

@@ -71,6 +71,9 @@ pub struct ScenarioSpec {
     /// Models the twin runs over its entities (`[[inference]]`).
     #[serde(default)]
     pub inference: Vec<twin_infer::models::Spec>,
+    /// Planners the twin runs (`[[planning]]`).
+    #[serde(default)]
+    pub planning: Vec<twin_plan::Spec>,
 }
 
 fn clock() -> ClockSpec {
@@ -239,6 +242,12 @@ impl Scenario {
             .map_err(|e| ScenarioError::new(&self.file, format!("[[inference]]: {e}")))
     }
 
+    /// The scenario's planners, checked.
+    pub fn planners(&self) -> Result<twin_plan::Planners, ScenarioError> {
+        twin_plan::Planners::new(&self.spec.planning)
+            .map_err(|e| ScenarioError::new(&self.file, format!("[[planning]]: {e}")))
+    }
+
     /// What can be known of the models without building them (a model file
     /// can take seconds to load): the names and the files. Their parameters
     /// are checked when they are built ([`Scenario::models`]).
@@ -247,6 +256,7 @@ impl Scenario {
             twin_infer::models::check_name(&spec.model)
                 .map_err(|e| ScenarioError::new(&self.file, format!("inference[{i}]: {e}")))?;
         }
+        self.planners()?;
         self.model_files().map(|_| ())
     }
 
@@ -278,6 +288,26 @@ impl Scenario {
             ));
         }
         f.engines = Some([first, last]);
+        Ok(self)
+    }
+
+    /// The same scenario with every sensor sampling no more often than
+    /// every `min` (a coarser world for long policy comparisons).
+    pub fn with_sensor_period(mut self, min: SimTime) -> Scenario {
+        for s in self.spec.sensors.values_mut() {
+            let p = s.period.map_or(min, |d| d.0.max(min));
+            s.period = Some(types::Dur(p));
+        }
+        self
+    }
+
+    /// The same scenario under other planners (`[[planning]]`).
+    pub fn with_planning(
+        mut self,
+        planning: Vec<twin_plan::Spec>,
+    ) -> Result<Scenario, ScenarioError> {
+        self.spec.planning = planning;
+        self.planners()?;
         Ok(self)
     }
 

@@ -9,16 +9,23 @@
 //! readings' levels too; the machine reports its load. At the end of its
 //! life, or in a sudden failure, a machine goes down and stops producing.
 //!
-//! `BeginMaintenance` on a machine calls a technician, who walks to it,
-//! repairs it (the machine is in maintenance meanwhile) and walks back; the
-//! repair restores the machine as new. `SetDesired running=false` stops a
-//! machine (no wear, no production) until it is set running again.
+//! `BeginMaintenance` on a machine calls the next free technician, who walks
+//! to it, repairs it (the machine is in maintenance meanwhile) and walks
+//! back; the repair restores the machine as new. A work order sent
+//! (`WorkOrder` in progress, with a technician) puts the machine on that
+//! technician's own list instead, taken before the shared queue; one
+//! cancelled or opened again before the work began comes off it. A repair
+//! after a breakdown takes `breakdown_repair` rather than `repair`, and the
+//! machine was down meanwhile: unplanned downtime costs more than a planned
+//! service. `SetDesired running=false` stops a machine (no wear, no
+//! production) until it is set running again.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryFilter;
 use rand::RngExt;
 use twin_core::rng::Light;
 use twin_core::state::{MachineState, VehicleMode, VehicleState, ZoneShape, ZoneState, ZoneType};
+use twin_core::workorder::OrderState;
 use twin_core::{
     Action, Command, EntityId, EntityRecord, Kind, KindState, Measurand, Observation, Relation,
     SimTime, Value,
@@ -117,6 +124,11 @@ pub struct Machine {
     gains: [f64; 4],
     announced: Option<Mode>,
     rng: Light,
+    /// Whether the current stop began with a failure.
+    failed: bool,
+    failures: u32,
+    unplanned_h: f64,
+    planned_h: f64,
 }
 
 impl Machine {
@@ -175,6 +187,9 @@ pub struct Technician {
     speed_kmh: f64,
     job: Option<Entity>,
     repairing_until: Option<SimTime>,
+    /// Machines sent to this technician by work orders, in order.
+    orders: std::collections::VecDeque<Entity>,
+    busy_h: f64,
 }
 
 /// What a machine's new life is drawn from.
@@ -190,6 +205,7 @@ struct Shop {
     shifts: ShiftSpec,
     lives: Lives,
     repair: SimTime,
+    breakdown_repair: SimTime,
     /// Machines waiting for a technician, first come first served.
     queue: std::collections::VecDeque<Entity>,
 }
@@ -281,6 +297,10 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                 gains: [1.0; 4],
                 announced: None,
                 rng: b.rng(Some(id), "life"),
+                failed: false,
+                failures: 0,
+                unplanned_h: 0.0,
+                planned_h: 0.0,
             };
             machine.renew(&lives);
             machine.next_sudden();
@@ -313,6 +333,8 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                     speed_kmh: spec.technicians.speed_kmh,
                     job: None,
                     repairing_until: None,
+                    orders: Default::default(),
+                    busy_h: 0.0,
                 },
                 Mover::at(home.0, home.1),
                 Truth::default(),
@@ -324,6 +346,10 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         shifts: spec.shifts,
         lives,
         repair: spec.technicians.repair.0,
+        breakdown_repair: spec.technicians.breakdown_repair.map_or(
+            SimTime(spec.technicians.repair.0.as_ms().saturating_mul(4)),
+            |d| d.0,
+        ),
         queue: Default::default(),
     });
     Ok(())
@@ -386,7 +412,15 @@ fn operate_lane<F: QueryFilter>(
             }
             if m.health <= FAILED || sudden {
                 m.mode = Mode::Down;
+                m.failed = true;
+                m.failures += 1;
             }
+        }
+        match m.mode {
+            Mode::Down => m.unplanned_h += dt,
+            Mode::Maintenance if m.failed => m.unplanned_h += dt,
+            Mode::Maintenance => m.planned_h += dt,
+            Mode::Running | Mode::Stopped => {}
         }
         if m.announced != Some(m.mode) {
             m.announced = Some(m.mode);
@@ -426,10 +460,14 @@ fn technicians(
 ) {
     let now = clock.now;
     for (mut tech, mut mover, mut truth) in &mut techs {
-        if tech.job.is_none()
-            && let Some(job) = shop.queue.pop_front()
-        {
-            tech.job = Some(job);
+        if tech.job.is_none() {
+            tech.job = match tech.orders.pop_front() {
+                Some(job) => Some(job),
+                None => shop.queue.pop_front(),
+            };
+        }
+        if tech.job.is_some() {
+            tech.busy_h += clock.hours();
         }
         match tech.job {
             Some(job) => {
@@ -442,12 +480,18 @@ fn technicians(
                     if now >= until {
                         m.renew(&shop.lives);
                         m.mode = Mode::Running;
+                        m.failed = false;
                         tech.job = None;
                         tech.repairing_until = None;
                     }
                 } else if mover.towards(m.x, m.y, tech.speed_kmh, clock.tick) {
+                    let repair = if m.mode == Mode::Down {
+                        shop.breakdown_repair
+                    } else {
+                        shop.repair
+                    };
                     m.mode = Mode::Maintenance;
-                    tech.repairing_until = Some(now + shop.repair);
+                    tech.repairing_until = Some(now + repair);
                 }
             }
             None => {
@@ -485,6 +529,20 @@ pub fn command(world: &mut World, entity: Entity, cmd: &Command) -> bool {
             }
         }
         Action::EndMaintenance => {}
+        Action::WorkOrder {
+            state, technician, ..
+        } => {
+            let mut techs = world.query::<(&Twin, &mut Technician)>();
+            for (twin, mut t) in techs.iter_mut(world) {
+                t.orders.retain(|m| *m != entity);
+                if *state == OrderState::InProgress
+                    && Some(twin.0) == *technician
+                    && t.job != Some(entity)
+                {
+                    t.orders.push_back(entity);
+                }
+            }
+        }
         Action::SetDesired {
             measurand: Measurand::Running,
             value: Value::Flag(on),
@@ -511,6 +569,15 @@ pub fn truth(world: &mut World) -> Vec<super::MachineTruth> {
             rul_h: m.rul_h(),
             status: m.mode.status(),
             produced: m.produced,
+            failures: m.failures,
+            unplanned_h: m.unplanned_h,
+            planned_h: m.planned_h,
         })
         .collect()
+}
+
+/// Hours the technicians have spent on jobs since the start.
+pub fn technician_hours(world: &mut World) -> f64 {
+    let mut q = world.query::<&Technician>();
+    q.iter(world).map(|t| t.busy_h).sum()
 }

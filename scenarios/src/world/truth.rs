@@ -17,6 +17,9 @@ pub struct GroundTruth {
     pub outbreaks: Vec<OutbreakTruth>,
     pub roads: Vec<RoadTruth>,
     pub stations: Vec<StationTruth>,
+    /// Hours the factory's technicians have spent on jobs (travelling to
+    /// them and working), since the start.
+    pub technician_hours: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -38,6 +41,11 @@ pub struct MachineTruth {
     pub status: &'static str,
     /// Units produced since the start.
     pub produced: f64,
+    /// Since the start: failures, hours down or repaired after one
+    /// (unplanned), hours in maintenance that was planned.
+    pub failures: u32,
+    pub unplanned_h: f64,
+    pub planned_h: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -102,6 +110,7 @@ pub fn collect(world: &mut World) -> GroundTruth {
         time,
         weather,
         machines: factory::truth(world),
+        technician_hours: factory::technician_hours(world),
         parcels,
         outbreaks,
         roads,

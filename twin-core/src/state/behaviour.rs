@@ -215,6 +215,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::SetDesired { .. } => "set desired",
         Action::BeginMaintenance => "begin maintenance",
         Action::EndMaintenance => "end maintenance",
+        Action::WorkOrder { .. } => "work order",
     }
 }
 

@@ -156,6 +156,24 @@ impl KindBehaviour for MachineState {
                 self.last_maintenance = Some(ctx.now());
                 self.set_status(MachineStatus::Idle, ctx);
             }
+            Action::WorkOrder {
+                order,
+                state,
+                technician,
+            } => {
+                if technician.is_some_and(|t| t.kind() != Kind::Vehicle) {
+                    return Err(InputError::BadAction {
+                        entity: cmd.entity,
+                        kind: Kind::Machine,
+                        action: "work order (the technician is not a vehicle)",
+                    });
+                }
+                ctx.emit(EventBody::WorkOrderChanged {
+                    order,
+                    state,
+                    technician,
+                });
+            }
             Action::SetDesired { .. } => unreachable!("handled by the common path"),
         }
         ctx.forward(cmd.clone());

@@ -1,0 +1,216 @@
+//! Planners ([`twin_plan`]) hosted by the runtime.
+//!
+//! Like the area models' host, it listens on the bus for the events its
+//! planners asked for and, at each upkeep tick, hands them over in the
+//! order they were published (with the entity's subtype, place and what it
+//! is attached to), steps each planner and applies the commands it decided
+//! through the runtime like any other command. Their work orders are copied
+//! to a board the API reads without waiting for a step. States are saved
+//! to the store's metadata at each checkpoint and restored at start.
+//!
+//! The schedules a planner gets from the solver are returned with what it
+//! decided, for a recording; a replay hands the recorded ones back
+//! ([`PlanHost::replaying`]) rather than solving again, so that the same
+//! events give the same orders.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, RwLock};
+
+use twin_core::store::Store;
+use twin_core::workorder::WorkOrder;
+use twin_core::{Command, EntityId, SimTime};
+use twin_plan::schedule::{Live, Recorded, Schedule};
+use twin_plan::{Planner, Planners, Seen};
+
+use crate::areas::{Known, known, restore};
+use crate::bus::{Bus, Delivery, Filter, Subscription};
+use crate::runtime::{Runtime, RuntimeError};
+
+/// The planners' work orders as of their last step, oldest first.
+#[derive(Clone, Default)]
+pub struct Board {
+    pub work_orders: Arc<Vec<WorkOrder>>,
+    /// Whether any planner runs at all.
+    pub planning: bool,
+}
+
+pub(crate) struct PlanHost {
+    planners: Vec<(String, Box<dyn Planner>)>,
+    revisions: Vec<u64>,
+    sub: Subscription,
+    known: HashMap<EntityId, Known>,
+    board: Arc<RwLock<Board>>,
+    missed: u64,
+    /// Replaying: the recorded schedules of the coming step, by planner.
+    recorded: Option<HashMap<String, Recorded>>,
+}
+
+/// What the planners did at one step.
+#[derive(Default)]
+pub struct Stepped {
+    /// The commands they decided, in order.
+    pub decided: Vec<Command>,
+    /// What the twin then issued to the world.
+    pub issued: Vec<Command>,
+    /// The schedules they solved, by planner key, in order.
+    pub schedules: Vec<(String, Schedule)>,
+}
+
+fn meta_key(key: &str) -> String {
+    format!("plan/{key}")
+}
+
+impl PlanHost {
+    /// `None` when no planner is configured.
+    pub fn new(
+        planners: &Planners,
+        bus: &Bus,
+        store: Option<&Store>,
+        board: Arc<RwLock<Board>>,
+    ) -> Option<PlanHost> {
+        if planners.is_empty() {
+            return None;
+        }
+        let mut planners = planners.instances();
+        if let Some(store) = store {
+            for (key, p) in &mut planners {
+                restore(store, &meta_key(key), "planner", |b| {
+                    p.restore(b).map_err(|e| e.to_string())
+                });
+            }
+        }
+        let mut filter = Filter::default();
+        for (_, p) in &planners {
+            let w = p.wants();
+            filter.kinds.extend(w.kinds);
+            filter.types.extend(w.types);
+        }
+        filter.kinds.sort();
+        filter.kinds.dedup();
+        filter.types.sort_by_key(|t| *t as u8);
+        filter.types.dedup();
+        let sub = bus.subscribe(filter);
+        let mut host = PlanHost {
+            revisions: vec![u64::MAX; planners.len()],
+            planners,
+            sub,
+            known: HashMap::new(),
+            board,
+            missed: 0,
+            recorded: None,
+        };
+        host.publish();
+        Some(host)
+    }
+
+    /// Copies the work orders to the board when some planner's changed.
+    fn publish(&mut self) {
+        let now: Vec<u64> = self.planners.iter().map(|(_, p)| p.revision()).collect();
+        if now == self.revisions {
+            return;
+        }
+        self.revisions = now;
+        let mut orders: Vec<WorkOrder> = self
+            .planners
+            .iter()
+            .flat_map(|(_, p)| p.work_orders().iter().cloned())
+            .collect();
+        orders.sort_by_key(|o| (o.created, o.id));
+        *self.board.write().expect("board lock poisoned") = Board {
+            work_orders: Arc::new(orders),
+            planning: true,
+        };
+    }
+
+    /// From now on the planners schedule only from what [`Self::replaying`]
+    /// hands over.
+    pub fn replaying(&mut self, schedules: Vec<(String, Schedule)>) {
+        let queues = self.recorded.get_or_insert_with(HashMap::new);
+        for (key, s) in schedules {
+            queues
+                .entry(key)
+                .or_insert_with(|| Recorded(Default::default()))
+                .0
+                .push_back(s);
+        }
+    }
+
+    /// Feeds the planners what was published since the last step, lets
+    /// them decide at `now` and applies their commands.
+    pub async fn step(&mut self, rt: &Runtime, now: SimTime) -> Result<Stepped, RuntimeError> {
+        let mut events = Vec::new();
+        while let Some(d) = self.sub.try_recv() {
+            match d {
+                Delivery::Events(batch) => events.extend(batch.iter().cloned()),
+                Delivery::Lagged { missed } => {
+                    self.missed += missed;
+                    tracing::warn!(
+                        "planners fell behind the bus: {missed} events not seen ({} in all)",
+                        self.missed
+                    );
+                }
+                Delivery::Closed => break,
+            }
+        }
+        for e in &events {
+            let k = match self.known.entry(e.entity) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => {
+                    let Some(r) = rt.get(e.entity).await? else {
+                        continue;
+                    };
+                    v.insert(known(&r))
+                }
+            };
+            let seen = Seen {
+                event: e,
+                subtype: &k.subtype,
+                place: k.place.map(|p| (p.lon, p.lat)),
+                attached_to: k.attached,
+            };
+            for (_, p) in &mut self.planners {
+                let w = p.wants();
+                if (w.kinds.is_empty() || w.kinds.contains(&e.entity.kind()))
+                    && w.types.contains(&e.body.event_type())
+                {
+                    p.observe(&seen);
+                }
+            }
+        }
+        let mut out = Stepped::default();
+        for (key, p) in &mut self.planners {
+            match &mut self.recorded {
+                Some(queues) => {
+                    let mut none = Recorded(Default::default());
+                    let solve = queues.get_mut(key.as_str()).unwrap_or(&mut none);
+                    p.step(now, solve, &mut out.decided);
+                }
+                None => {
+                    let mut live = Live::default();
+                    p.step(now, &mut live, &mut out.decided);
+                    out.schedules
+                        .extend(live.made.into_iter().map(|s| (key.clone(), s)));
+                }
+            }
+        }
+        self.publish();
+        if out.decided.is_empty() {
+            return Ok(out);
+        }
+        let report = rt.command(out.decided.clone()).await?;
+        for (i, e) in &report.errors {
+            tracing::debug!("planner command {:?} refused: {e}", out.decided[*i].action);
+        }
+        out.issued = report.commands;
+        Ok(out)
+    }
+
+    /// Every planner's state, under the store metadata key it is kept by.
+    pub fn saved(&self) -> Vec<(String, Vec<u8>)> {
+        self.planners
+            .iter()
+            .map(|(key, p)| (meta_key(key), p.save()))
+            .collect()
+    }
+}
