@@ -189,7 +189,10 @@ fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them()
     );
     let truth = w.truth();
     let m = truth.machines.iter().find(|m| m.id == running).unwrap();
-    assert!((2.9..3.1).contains(&m.planned_h) && m.unplanned_h == 0.0, "{m:?}");
+    assert!(
+        (2.9..3.1).contains(&m.planned_h) && m.unplanned_h == 0.0,
+        "{m:?}"
+    );
     assert!(truth.technician_hours > hours_before + 3.0);
 }
 
