@@ -13,13 +13,19 @@ use crate::model::Twin;
 /// How far ahead the timeline looks.
 const SPAN_MS: i64 = 24 * 3_600_000;
 
-/// Bars per technician: (start, end, order, urgent, in progress), in the
-/// window from `now`.
-pub fn lanes(
-    orders: &[pb::WorkOrder],
-    now: i64,
-) -> BTreeMap<String, Vec<(i64, i64, String, bool, bool)>> {
-    let mut out: BTreeMap<String, Vec<(i64, i64, String, bool, bool)>> = BTreeMap::new();
+/// One order on a technician's timeline.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bar {
+    pub start: i64,
+    pub end: i64,
+    pub id: String,
+    pub urgent: bool,
+    pub in_progress: bool,
+}
+
+/// Bars per technician in the window from `now`, by start.
+pub fn lanes(orders: &[pb::WorkOrder], now: i64) -> BTreeMap<String, Vec<Bar>> {
+    let mut out: BTreeMap<String, Vec<Bar>> = BTreeMap::new();
     for o in orders {
         let active = matches!(
             o.state(),
@@ -32,13 +38,13 @@ pub fn lanes(
         if end < now || start > now.saturating_add(SPAN_MS) {
             continue;
         }
-        out.entry(o.technician.clone()).or_default().push((
+        out.entry(o.technician.clone()).or_default().push(Bar {
             start,
             end,
-            o.id.clone(),
-            o.priority == 1,
-            o.state() == pb::WorkOrderState::InProgress,
-        ));
+            id: o.id.clone(),
+            urgent: o.priority == 1,
+            in_progress: o.state() == pb::WorkOrderState::InProgress,
+        });
     }
     for bars in out.values_mut() {
         bars.sort();
@@ -66,7 +72,14 @@ fn timeline(ui: &mut egui::Ui, orders: &[pb::WorkOrder], now: i64) {
                 rect.left() + ((t - now) as f32 / SPAN_MS as f32).clamp(0.0, 1.0) * rect.width()
             };
             let mut hovered = None;
-            for (start, end, id, urgent, going) in bars {
+            for Bar {
+                start,
+                end,
+                id,
+                urgent,
+                in_progress: going,
+            } in bars
+            {
                 let r = egui::Rect::from_x_y_ranges(
                     x(*start)..=x(*end).max(x(*start) + 2.0),
                     rect.y_range(),
@@ -208,9 +221,9 @@ mod tests {
         ];
         let l = lanes(&orders, 2 * h);
         assert_eq!(l.len(), 2);
-        let ids = |t: &str| l[t].iter().map(|b| b.2.as_str()).collect::<Vec<_>>();
+        let ids = |t: &str| l[t].iter().map(|b| b.id.as_str()).collect::<Vec<_>>();
         assert_eq!(ids("vehicle/a"), ["WO-1", "WO-2"]);
         assert_eq!(ids("vehicle/b"), ["WO-3"]);
-        assert!(l["vehicle/a"][0].4 && l["vehicle/a"][1].3);
+        assert!(l["vehicle/a"][0].in_progress && l["vehicle/a"][1].urgent);
     }
 }
