@@ -15,8 +15,10 @@
 //! // The twin raised alerts from what the sensors reported…
 //! let alerts = run.events.iter().filter(|e| e.body.event_type() == twin::EventType::AlertRaised);
 //! assert!(alerts.count() > 0);
-//! // …and the world knows which machines really failed.
-//! assert!(run.truth.machines.iter().any(|m| m.status == "down"));
+//! // …and the world knows what really happened: the scenario's maintenance
+//! // planner sent technicians, who serviced machines or repaired failed ones.
+//! assert!(run.truth.technician_hours > 0.0);
+//! assert!(run.truth.machines.iter().any(|m| m.planned_h > 0.0 || m.failures > 0));
 //! # Ok(()) }
 //! ```
 //!

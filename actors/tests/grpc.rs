@@ -546,7 +546,7 @@ async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
         Code::NotFound
     );
     assert_eq!(
-        c.get_work_order(pb::GetWorkOrderRequest { id: "w1".into() })
+        c.get_work_order(pb::GetWorkOrderRequest { id: "WO-1".into() })
             .await
             .unwrap_err()
             .code(),
