@@ -5,7 +5,7 @@
 //! - `twin`: the machine's RUL below `horizon_h` (priority 1 when even the
 //!   interval's low end is within a day), or anomaly alerts on at least
 //!   `anomaly_corroboration` of its series within a day while its RUL is
-//!   unknown or below twice the horizon, and breakdowns;
+//!   unknown or within 1.5 × the horizon, and breakdowns;
 //! - `fixed-interval`: a service every `every_h` operating hours (time the
 //!   machine reported running), and breakdowns;
 //! - `run-to-failure`: breakdowns only.
@@ -40,6 +40,9 @@ const KEEP_CLOSED: usize = 2_000;
 /// after this long.
 const LOST_AFTER: SimTime = SimTime::hours(24);
 const DAY_MS: i64 = 86_400_000;
+/// Above this many horizons the RUL says a machine is far from its end: a
+/// waiting order is cancelled, and anomalies alone open none.
+const RECOVERED: f64 = 1.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -406,8 +409,9 @@ impl Maintenance {
                     series.dedup();
                     let need = self.p.anomaly_corroboration;
                     // A machine whose RUL estimate says it is far from its
-                    // end is not sent a technician on anomalies alone.
-                    let plausible = m.rul.is_none_or(|r| r[0] < 2.0 * self.p.horizon_h);
+                    // end (as far as an order is cancelled at) is not sent
+                    // a technician on anomalies alone.
+                    let plausible = m.rul.is_none_or(|r| r[0] <= RECOVERED * self.p.horizon_h);
                     if need > 0 && series.len() >= need && plausible {
                         let score = recent.iter().map(|a| a.2).fold(0.0, f64::max);
                         self.open(
@@ -434,7 +438,7 @@ impl Maintenance {
                         && matches!(o.state, OrderState::Open | OrderState::Scheduled)
                         && self.s.machines[&id]
                             .rul
-                            .is_some_and(|r| r[0] > 1.5 * self.p.horizon_h);
+                            .is_some_and(|r| r[0] > RECOVERED * self.p.horizon_h);
                     if recovered {
                         self.changed(i, OrderState::Cancelled, now, "planner", out);
                     }
@@ -861,7 +865,7 @@ mod tests {
     /// when its RUL does not say it is far from its end.
     #[test]
     fn corroborated_anomalies_open_an_order_unless_the_rul_is_far() {
-        for (rul, expected) in [(None, 1), (Some(500.0), 0), (Some(100.0), 1)] {
+        for (rul, expected) in [(None, 1), (Some(120.0), 0), (Some(100.0), 1)] {
             let mut p = planner();
             let m = EntityId::new(Kind::Machine, "pump-1");
             let (a, b) = (
