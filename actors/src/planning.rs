@@ -25,7 +25,7 @@ use twin_plan::{Planner, Planners, Seen};
 
 use crate::areas::{Known, known, restore};
 use crate::bus::{Bus, Delivery, Filter, Subscription};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Runtime, RuntimeError, blocking};
 
 /// The planners' work orders as of their last step, oldest first.
 #[derive(Clone, Default)]
@@ -178,22 +178,32 @@ impl PlanHost {
                 }
             }
         }
-        let mut out = Stepped::default();
-        for (key, p) in &mut self.planners {
-            match &mut self.recorded {
-                Some(queues) => {
-                    let mut none = Recorded(Default::default());
-                    let solve = queues.get_mut(key.as_str()).unwrap_or(&mut none);
-                    p.step(now, solve, &mut out.decided);
-                }
-                None => {
-                    let mut live = Live::default();
-                    p.step(now, &mut live, &mut out.decided);
-                    out.schedules
-                        .extend(live.made.into_iter().map(|s| (key.clone(), s)));
+        // A step may solve a schedule for seconds: on the blocking pool,
+        // not on an async worker that answers calls.
+        let mut planners = std::mem::take(&mut self.planners);
+        let mut recorded = self.recorded.take();
+        let (planners, recorded, mut out) = blocking(move || {
+            let mut out = Stepped::default();
+            for (key, p) in &mut planners {
+                match &mut recorded {
+                    Some(queues) => {
+                        let mut none = Recorded(Default::default());
+                        let solve = queues.get_mut(key.as_str()).unwrap_or(&mut none);
+                        p.step(now, solve, &mut out.decided);
+                    }
+                    None => {
+                        let mut live = Live::default();
+                        p.step(now, &mut live, &mut out.decided);
+                        out.schedules
+                            .extend(live.made.into_iter().map(|s| (key.clone(), s)));
+                    }
                 }
             }
-        }
+            Ok((planners, recorded, out))
+        })
+        .await?;
+        self.planners = planners;
+        self.recorded = recorded;
         self.publish();
         if out.decided.is_empty() {
             return Ok(out);

@@ -67,6 +67,14 @@ fn two_threads_give_the_stream_of_one() {
     }
 }
 
+/// The statuses `machine` reported, with their times.
+fn statuses_of(obs: &[Observation], machine: EntityId) -> Vec<(&Value, SimTime)> {
+    obs.iter()
+        .filter(|o| o.entity == machine && o.measurand == Measurand::Status)
+        .map(|o| (&o.value, o.time))
+        .collect()
+}
+
 #[test]
 fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them() {
     let s = scenario("factory").with_scale(0.5);
@@ -115,11 +123,7 @@ fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them()
     });
     let until = w.now() + SimTime::hours(15);
     let obs = run(&mut w, until);
-    let statuses: Vec<(&Value, SimTime)> = obs
-        .iter()
-        .filter(|o| o.entity == failed && o.measurand == Measurand::Status)
-        .map(|o| (&o.value, o.time))
-        .collect();
+    let statuses = statuses_of(&obs, failed);
     assert_eq!(
         statuses.iter().map(|s| s.0).collect::<Vec<_>>(),
         [&Value::text("maintenance"), &Value::text("running")]
@@ -168,11 +172,7 @@ fn factory_machines_without_maintenance_fail_and_stop_and_repairs_restore_them()
     });
     let until = w.now() + SimTime::hours(5);
     let obs = run(&mut w, until);
-    let statuses: Vec<(&Value, SimTime)> = obs
-        .iter()
-        .filter(|o| o.entity == running && o.measurand == Measurand::Status)
-        .map(|o| (&o.value, o.time))
-        .collect();
+    let statuses = statuses_of(&obs, running);
     assert_eq!(
         statuses.iter().map(|s| s.0).collect::<Vec<_>>(),
         [&Value::text("maintenance"), &Value::text("running")]

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use twin_core::workorder::{Evidence, OrderState, Trigger, WorkOrder};
 use twin_core::{Action, Command, EntityId, EventBody, EventType, Kind, Measurand, SimTime, Value};
 
-use crate::schedule::{self, Effort, Job, Member, Solve};
+use crate::schedule::Solve;
 use crate::{Error, Planner, Seen, Spec, Wants};
 
 /// Closed orders kept for the API, newest last.
@@ -44,91 +44,13 @@ const DAY_MS: i64 = 86_400_000;
 /// waiting order is cancelled, and anomalies alone open none.
 const RECOVERED: f64 = 1.5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    Twin,
-    FixedInterval,
-    RunToFailure,
-}
+mod crew;
+mod params;
+#[cfg(test)]
+mod tests;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Params {
-    #[serde(default = "twin")]
-    policy: Policy,
-    /// Twin: an order when the RUL falls below this many hours.
-    #[serde(default = "d72")]
-    horizon_h: f64,
-    /// Twin: distinct series of a machine with an anomaly within a day
-    /// before an order is opened; 0 leaves anomalies out.
-    #[serde(default = "d2")]
-    anomaly_corroboration: usize,
-    /// Fixed interval: operating hours between services.
-    #[serde(default = "d500")]
-    every_h: f64,
-    /// Estimated time at the machine for a service, and for a repair after
-    /// a breakdown.
-    #[serde(default = "d3")]
-    repair_h: f64,
-    #[serde(default = "d12")]
-    breakdown_repair_h: f64,
-    /// Technicians' walking speed.
-    #[serde(default = "d4_5")]
-    speed_kmh: f64,
-    /// The working day, hours from midnight, every day.
-    #[serde(default = "day")]
-    shift: [f64; 2],
-    /// Shifts a schedule fills: the current (or next) one and as many
-    /// after it; what does not fit waits for a later schedule.
-    #[serde(default = "d1u")]
-    shifts_ahead: usize,
-    /// The skill each machine subtype needs (`mechanical` otherwise).
-    #[serde(default)]
-    skills: BTreeMap<String, String>,
-    /// Parts an order on each machine subtype takes.
-    #[serde(default)]
-    parts: BTreeMap<String, Vec<String>>,
-    /// Skills of technicians by name; one not listed has every skill
-    /// named in `skills` (and `mechanical`). Technicians are the twin's
-    /// vehicles of subtype `technician`.
-    #[serde(default)]
-    crew: BTreeMap<String, Vec<String>>,
-    /// Generations of the scheduling metaheuristic.
-    #[serde(default = "d20u")]
-    generations: usize,
-}
-
-fn twin() -> Policy {
-    Policy::Twin
-}
-fn d72() -> f64 {
-    72.0
-}
-fn d2() -> usize {
-    2
-}
-fn d500() -> f64 {
-    500.0
-}
-fn d3() -> f64 {
-    3.0
-}
-fn d12() -> f64 {
-    12.0
-}
-fn d4_5() -> f64 {
-    4.5
-}
-fn day() -> [f64; 2] {
-    [6.0, 22.0]
-}
-fn d1u() -> usize {
-    1
-}
-fn d20u() -> usize {
-    20
-}
+use params::Params;
+pub use params::Policy;
 
 /// What the planner knows of a machine.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -187,32 +109,8 @@ pub struct Maintenance {
 }
 
 pub fn build(spec: &Spec) -> Result<Box<dyn Planner>, Error> {
-    let p: Params = spec.params()?;
-    let bad = |what: String| Error::Params {
-        planner: spec.planner.clone(),
-        what,
-    };
-    if !(p.horizon_h > 0.0 && p.every_h > 0.0 && p.repair_h > 0.0 && p.breakdown_repair_h > 0.0) {
-        return Err(bad(
-            "horizon_h, every_h and the repair times must be positive".into(),
-        ));
-    }
-    if !(p.speed_kmh > 0.0 && p.speed_kmh.is_finite()) {
-        return Err(bad(format!("speed_kmh {} is not a speed", p.speed_kmh)));
-    }
-    let [a, b] = p.shift;
-    if !(0.0..=24.0).contains(&a) || !(0.0..=24.0).contains(&b) || a >= b {
-        return Err(bad(format!(
-            "shift [{a}, {b}] is not a span of hours within a day"
-        )));
-    }
-    if !(1..=30).contains(&p.shifts_ahead) || !(1..=1000).contains(&p.generations) {
-        return Err(bad(
-            "shifts_ahead is 1 to 30 and generations 1 to 1000".into()
-        ));
-    }
     Ok(Box::new(Maintenance {
-        p,
+        p: Params::of(spec)?,
         s: State::default(),
         name: spec.key().to_string(),
     }))
@@ -511,159 +409,6 @@ impl Maintenance {
             self.s.revision += 1;
         }
     }
-
-    /// The shifts of the next days, seconds from `now`, starting no
-    /// earlier than `free`.
-    fn shifts(&self, now: SimTime, free: SimTime) -> Vec<(f64, f64)> {
-        let [a, b] = self.p.shift;
-        let first = now.as_ms().div_euclid(DAY_MS);
-        (0..=self.p.shifts_ahead as i64 + 1)
-            .filter_map(|d| {
-                let day = (first + d) * DAY_MS;
-                let from = SimTime(day + (a * 3_600_000.0) as i64).max(free).max(now);
-                let to = SimTime(day + (b * 3_600_000.0) as i64);
-                (to > from).then(|| ((from - now).as_secs_f64(), (to - now).as_secs_f64()))
-            })
-            .take(self.p.shifts_ahead)
-            .collect()
-    }
-
-    /// Places the waiting orders on the crew.
-    fn plan(&mut self, now: SimTime, solve: &mut dyn Solve, out: &mut Vec<Command>) {
-        self.s.dirty = false;
-        self.s.last_plan = Some(now);
-        let waiting: Vec<usize> = (0..self.s.orders.len())
-            .filter(|&i| {
-                matches!(
-                    self.s.orders[i].state,
-                    OrderState::Open | OrderState::Scheduled
-                )
-            })
-            .collect();
-        if waiting.is_empty() {
-            return;
-        }
-        let techs: Vec<EntityId> = self.s.technicians.keys().copied().collect();
-        let mut crew = Vec::with_capacity(techs.len());
-        for &t in &techs {
-            // Busy with an order in hand: free once it should be done, at
-            // its machine.
-            let busy = self
-                .s
-                .orders
-                .iter()
-                .find(|o| o.state == OrderState::InProgress && o.technician == Some(t));
-            let (free, at) = match busy {
-                Some(o) => {
-                    let sent = self.s.leave.get(&o.id).copied().unwrap_or(now);
-                    (
-                        (sent + o.duration + SimTime::hours(1)).max(now),
-                        self.s.machines[&o.machine].at,
-                    )
-                }
-                None => (now, self.s.technicians[&t].at),
-            };
-            crew.push(Member {
-                at: at.map_or((0.0, 0.0), |p| self.plane(p)),
-                skills: self.skills_of(t),
-                shifts: self.shifts(now, free),
-            });
-        }
-        let jobs: Vec<Job> = waiting
-            .iter()
-            .map(|&i| {
-                let o = &self.s.orders[i];
-                Job {
-                    id: o.id,
-                    at: self.s.machines[&o.machine]
-                        .at
-                        .map_or((0.0, 0.0), |p| self.plane(p)),
-                    duration_s: o.duration.as_secs_f64(),
-                    skill: o.skill.to_string(),
-                    priority: o.priority,
-                }
-            })
-            .collect();
-        let speed = self.p.speed_kmh / 3.6;
-        let schedule = if crew.is_empty() {
-            Ok(schedule::Schedule {
-                placed: Vec::new(),
-                unplaced: jobs.iter().map(|j| j.id).collect(),
-            })
-        } else {
-            solve.solve(
-                &jobs,
-                &crew,
-                speed,
-                Effort {
-                    generations: self.p.generations,
-                },
-            )
-        };
-        let schedule = match schedule {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("planner {}: no schedule: {e}", self.name);
-                return;
-            }
-        };
-        let at = |s: f64| now + SimTime::from_secs_f64(s.max(0.0));
-        for p in &schedule.placed {
-            let Some(i) = self.s.orders.iter().position(|o| o.id == p.job) else {
-                continue;
-            };
-            let tech = techs[p.member];
-            let o = &mut self.s.orders[i];
-            o.start = Some(at(p.start_s));
-            self.s.leave.insert(p.job, at(p.leave_s));
-            if o.state != OrderState::Scheduled || o.technician != Some(tech) {
-                o.technician = Some(tech);
-                self.changed(i, OrderState::Scheduled, now, "planner", out);
-            }
-        }
-        for id in &schedule.unplaced {
-            if let Some(i) = self.s.orders.iter().position(|o| o.id == *id)
-                && self.s.orders[i].state == OrderState::Scheduled
-            {
-                self.changed(i, OrderState::Open, now, "planner", out);
-            }
-        }
-        self.s.revision += 1;
-        // The schedule itself is not news: only a new state or technician.
-        self.s.dirty = false;
-    }
-
-    /// Sends each technician with nothing in hand to their first order,
-    /// once it is time to leave for it.
-    fn dispatch(&mut self, now: SimTime, out: &mut Vec<Command>) {
-        let techs: Vec<EntityId> = self.s.technicians.keys().copied().collect();
-        for t in techs {
-            let busy = self
-                .s
-                .orders
-                .iter()
-                .any(|o| o.state == OrderState::InProgress && o.technician == Some(t));
-            if busy {
-                continue;
-            }
-            let next = (0..self.s.orders.len())
-                .filter(|&i| {
-                    let o = &self.s.orders[i];
-                    o.state == OrderState::Scheduled && o.technician == Some(t)
-                })
-                .min_by_key(|&i| self.s.orders[i].start);
-            if let Some(i) = next {
-                let id = self.s.orders[i].id;
-                if self.s.leave.get(&id).is_some_and(|l| *l <= now) {
-                    self.s.leave.insert(id, now);
-                    if let Some(m) = self.s.machines.get_mut(&self.s.orders[i].machine) {
-                        m.serviced = false;
-                    }
-                    self.changed(i, OrderState::InProgress, now, "planner", out);
-                }
-            }
-        }
-    }
 }
 
 impl Planner for Maintenance {
@@ -812,105 +557,5 @@ impl Planner for Maintenance {
             what: e.to_string(),
         })?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use twin_core::Event;
-
-    use super::*;
-    use crate::schedule::Recorded;
-
-    fn planner() -> Box<dyn Planner> {
-        let spec: Spec = toml::from_str("planner = \"maintenance\"").unwrap();
-        build(&spec).unwrap()
-    }
-
-    fn see(
-        p: &mut dyn Planner,
-        entity: EntityId,
-        attached: Option<EntityId>,
-        t: SimTime,
-        body: EventBody,
-    ) {
-        let event = Event {
-            time: t,
-            entity,
-            body,
-        };
-        p.observe(&Seen {
-            event: &event,
-            subtype: if entity.kind() == Kind::Machine {
-                "pump"
-            } else {
-                "accelerometer"
-            },
-            place: Some((4.85, 45.75)),
-            attached_to: attached,
-        });
-    }
-
-    fn anomaly(score: f64) -> EventBody {
-        EventBody::AnomalyDetected {
-            measurand: Measurand::VibrationRms,
-            score,
-            model: Arc::from("anomaly/1"),
-        }
-    }
-
-    /// Anomalies on two of a machine's series within a day: an order only
-    /// when its RUL does not say it is far from its end.
-    #[test]
-    fn corroborated_anomalies_open_an_order_unless_the_rul_is_far() {
-        for (rul, expected) in [(None, 1), (Some(120.0), 0), (Some(100.0), 1)] {
-            let mut p = planner();
-            let m = EntityId::new(Kind::Machine, "pump-1");
-            let (a, b) = (
-                EntityId::new(Kind::Sensor, "a"),
-                EntityId::new(Kind::Sensor, "b"),
-            );
-            let t = SimTime::hours(10);
-            see(
-                &mut *p,
-                m,
-                None,
-                t,
-                EventBody::StateChanged {
-                    measurand: Measurand::Status,
-                    value: Value::text("running"),
-                },
-            );
-            if let Some(h) = rul {
-                see(
-                    &mut *p,
-                    m,
-                    None,
-                    t,
-                    EventBody::StateChanged {
-                        measurand: Measurand::Rul,
-                        value: Value::interval(h, h * 0.6, h * 1.4),
-                    },
-                );
-            }
-            see(&mut *p, a, Some(m), t, anomaly(0.8));
-            let mut out = Vec::new();
-            p.step(t, &mut Recorded(Default::default()), &mut out);
-            assert!(p.work_orders().is_empty(), "one series is not enough");
-            see(&mut *p, b, Some(m), t + SimTime::hours(2), anomaly(0.9));
-            p.step(
-                t + SimTime::hours(2),
-                &mut Recorded(Default::default()),
-                &mut out,
-            );
-            let orders = p.work_orders();
-            assert_eq!(orders.len(), expected, "RUL {rul:?}: {orders:?}");
-            if let Some(o) = orders.first() {
-                assert_eq!((o.trigger, o.priority), (Trigger::Anomaly, 3));
-                assert_eq!(o.evidence.anomaly_score, Some(0.9));
-            }
-        }
     }
 }
