@@ -31,6 +31,10 @@ pub(crate) struct Known {
     pub zones: Vec<EntityId>,
     /// What it is attached to (a sensor's machine or parcel).
     pub attached: Option<EntityId>,
+    /// Which pump waters it (a parcel).
+    pub fed_by: Option<EntityId>,
+    /// A parcel's area, m².
+    pub area_m2: Option<f64>,
 }
 
 pub(crate) struct AreaHost {
@@ -249,10 +253,20 @@ pub(crate) fn known(r: &EntityRecord) -> Known {
         Relation::AttachedTo(t) => Some(*t),
         _ => None,
     });
+    let fed_by = r.common.relations().iter().find_map(|rel| match rel {
+        Relation::FedBy(t) => Some(*t),
+        _ => None,
+    });
+    let area_m2 = match &r.state {
+        KindState::Parcel(p) => Some(p.area_ha * 10_000.0),
+        _ => None,
+    };
     Known {
         subtype: r.common.subtype.name().to_string(),
         place,
         zones,
         attached,
+        fed_by,
+        area_m2,
     }
 }

@@ -4,8 +4,8 @@
 //! planners asked for and, at each upkeep tick, hands them over in the
 //! order they were published (with the entity's subtype, place and what it
 //! is attached to), steps each planner and applies the commands it decided
-//! through the runtime like any other command. Their work orders are copied
-//! to a board the API reads without waiting for a step. States are saved
+//! through the runtime like any other command. Their work orders and plans
+//! are copied to a board the API reads without waiting for a step. States are saved
 //! to the store's metadata at each checkpoint and restored at start.
 //!
 //! The schedules a planner gets from the solver are returned with what it
@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, RwLock};
 
+use twin_core::plan::Plan;
 use twin_core::store::Store;
 use twin_core::workorder::WorkOrder;
 use twin_core::{Command, EntityId, SimTime};
@@ -27,10 +28,12 @@ use crate::areas::{Known, known, restore};
 use crate::bus::{Bus, Delivery, Filter, Subscription};
 use crate::runtime::{Runtime, RuntimeError, blocking};
 
-/// The planners' work orders as of their last step, oldest first.
+/// The planners' work orders and plans as of their last step, oldest
+/// first.
 #[derive(Clone, Default)]
 pub struct Board {
     pub work_orders: Arc<Vec<WorkOrder>>,
+    pub plans: Arc<Vec<Plan>>,
     /// Whether any planner runs at all.
     pub planning: bool,
 }
@@ -104,7 +107,8 @@ impl PlanHost {
         Some(host)
     }
 
-    /// Copies the work orders to the board when some planner's changed.
+    /// Copies the work orders and plans to the board when some planner's
+    /// changed.
     fn publish(&mut self) {
         let now: Vec<u64> = self.planners.iter().map(|(_, p)| p.revision()).collect();
         if now == self.revisions {
@@ -117,8 +121,15 @@ impl PlanHost {
             .flat_map(|(_, p)| p.work_orders().iter().cloned())
             .collect();
         orders.sort_by_key(|o| (o.created, o.id));
+        let mut plans: Vec<Plan> = self
+            .planners
+            .iter()
+            .flat_map(|(_, p)| p.plans().iter().cloned())
+            .collect();
+        plans.sort_by_key(|p| (p.created, p.id));
         *self.board.write().expect("board lock poisoned") = Board {
             work_orders: Arc::new(orders),
+            plans: Arc::new(plans),
             planning: true,
         };
     }
@@ -168,6 +179,8 @@ impl PlanHost {
                 subtype: &k.subtype,
                 place: k.place.map(|p| (p.lon, p.lat)),
                 attached_to: k.attached,
+                fed_by: k.fed_by,
+                area_m2: k.area_m2,
             };
             for (_, p) in &mut self.planners {
                 let w = p.wants();

@@ -539,11 +539,18 @@ async fn alerts_are_listed_and_watched_plans_and_work_orders_are_empty() {
         .into_inner();
     assert!(plans.plans.is_empty() && !plans.empty_reason.is_empty());
     assert_eq!(
-        c.get_plan(pb::GetPlanRequest { id: "p1".into() })
+        c.get_plan(pb::GetPlanRequest { id: "PL-1".into() })
             .await
             .unwrap_err()
             .code(),
         Code::NotFound
+    );
+    assert_eq!(
+        c.get_plan(pb::GetPlanRequest { id: "p1".into() })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
     );
     assert_eq!(
         c.get_work_order(pb::GetWorkOrderRequest { id: "WO-1".into() })

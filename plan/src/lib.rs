@@ -11,10 +11,12 @@
 //! Adding a planner is one file in this crate plus one line in
 //! [`REGISTRY`]; a scenario or site configures them in `[[planning]]`.
 
+pub mod irrigation;
 pub mod maintenance;
 pub mod schedule;
 
 use serde::{Deserialize, Serialize};
+use twin_core::plan::Plan;
 use twin_core::workorder::WorkOrder;
 use twin_core::{Command, EntityId, Event, EventType, Kind, SimTime};
 
@@ -84,6 +86,10 @@ pub struct Seen<'a> {
     pub place: Option<(f64, f64)>,
     /// What the entity is attached to (a sensor's machine).
     pub attached_to: Option<EntityId>,
+    /// The pump that waters it (a parcel).
+    pub fed_by: Option<EntityId>,
+    /// Its area, m² (a parcel).
+    pub area_m2: Option<f64>,
 }
 
 pub trait Planner: Send {
@@ -97,7 +103,12 @@ pub trait Planner: Send {
     fn work_orders(&self) -> &[WorkOrder] {
         &[]
     }
-    /// Changes whenever what [`Planner::work_orders`] returns changes.
+    /// Its plans, oldest first.
+    fn plans(&self) -> &[Plan] {
+        &[]
+    }
+    /// Changes whenever what [`Planner::work_orders`] or
+    /// [`Planner::plans`] returns changes.
     fn revision(&self) -> u64;
     fn save(&self) -> Vec<u8>;
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error>;
@@ -106,7 +117,10 @@ pub trait Planner: Send {
 type Build = fn(&Spec) -> Result<Box<dyn Planner>, Error>;
 
 /// Every planner, by name: one line each.
-pub const REGISTRY: &[(&str, Build)] = &[("maintenance", maintenance::build)];
+pub const REGISTRY: &[(&str, Build)] = &[
+    ("maintenance", maintenance::build),
+    ("irrigation", irrigation::build),
+];
 
 /// The planners a twin runs, as configured: checked once, built afresh for
 /// each runtime.
@@ -148,6 +162,19 @@ impl Planners {
             .map(|s| (s.key().to_string(), build(s).expect("checked in new")))
             .collect()
     }
+}
+
+/// A planner's state as bytes (postcard).
+fn save<T: Serialize>(state: &T) -> Vec<u8> {
+    postcard::to_allocvec(state).expect("planner state serialises")
+}
+
+/// A planner's state from [`save`]'s bytes; an error names the planner.
+fn restore<T: serde::de::DeserializeOwned>(planner: &str, bytes: &[u8]) -> Result<T, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::State {
+        planner: planner.to_string(),
+        what: e.to_string(),
+    })
 }
 
 fn build(spec: &Spec) -> Result<Box<dyn Planner>, Error> {

@@ -212,6 +212,23 @@ pub fn command_from_pb(c: &pb::Command, at: &str, now: SimTime) -> Result<Comman
         Some(A::BeginMaintenance(_)) => Action::BeginMaintenance,
         Some(A::EndMaintenance(_)) => Action::EndMaintenance,
         Some(A::WorkOrder(w)) => crate::workorder::change_from_pb(w, &format!("{at}.work_order"))?,
+        Some(A::Remind(r)) => {
+            if r.message.len() > Action::MAX_MESSAGE {
+                return Err(FieldError::new(
+                    format!("{at}.remind.message"),
+                    "invalid_argument",
+                    format!(
+                        "{} bytes, more than {}",
+                        r.message.len(),
+                        Action::MAX_MESSAGE
+                    ),
+                ));
+            }
+            Action::Remind {
+                measurand: measurand(&r.measurand, &format!("{at}.remind.measurand"))?,
+                message: (!r.message.is_empty()).then(|| r.message.as_str().into()),
+            }
+        }
         None => {
             return Err(FieldError::new(
                 format!("{at}.action"),
@@ -229,6 +246,33 @@ pub fn command_from_pb(c: &pb::Command, at: &str, now: SimTime) -> Result<Comman
         },
         action,
     })
+}
+
+/// A command as the wire carries it (a plan's commands).
+pub fn command_to_pb(c: &Command) -> pb::Command {
+    use pb::command::Action as A;
+    let action = match &c.action {
+        Action::SetDesired { measurand, value } => A::SetDesired(pb::SetDesired {
+            measurand: measurand.name().to_string(),
+            value: Some(value_to_pb(value)),
+        }),
+        Action::BeginMaintenance => A::BeginMaintenance(pb::Empty {}),
+        Action::EndMaintenance => A::EndMaintenance(pb::Empty {}),
+        Action::WorkOrder {
+            order,
+            state,
+            technician,
+        } => A::WorkOrder(crate::workorder::change_to_pb(*order, *state, *technician)),
+        Action::Remind { measurand, message } => A::Remind(pb::Remind {
+            measurand: measurand.name().to_string(),
+            message: message.as_deref().unwrap_or_default().to_string(),
+        }),
+    };
+    pb::Command {
+        entity: c.entity.to_string(),
+        time_ms: c.time.as_ms(),
+        action: Some(action),
+    }
 }
 
 pub fn event_type_to_pb(t: EventType) -> pb::EventType {

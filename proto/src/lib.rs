@@ -18,5 +18,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub mod client;
 pub mod convert;
+pub mod plan;
 pub mod state;
 pub mod workorder;

@@ -96,6 +96,7 @@ pub fn relation_type(r: &Relation) -> pb::RelationType {
         Relation::AttachedTo(_) => pb::RelationType::AttachedTo,
         Relation::LiesIn(_) => pb::RelationType::LiesIn,
         Relation::Affects(_) => pb::RelationType::Affects,
+        Relation::FedBy(_) => pb::RelationType::FedBy,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Commands: what planners and operators ask of entities.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::id::EntityId;
@@ -35,4 +37,17 @@ pub enum Action {
         state: OrderState,
         technician: Option<EntityId>,
     },
+    /// Remind whoever looks after the entity (water this bed, treat that
+    /// parcel): raises an informational alert about `measurand` with the
+    /// message, or clears it (`None`). Watched like any alert; nothing is
+    /// passed on to the world.
+    Remind {
+        measurand: Measurand,
+        message: Option<Arc<str>>,
+    },
+}
+
+impl Action {
+    /// Longest reminder a command may carry, bytes.
+    pub const MAX_MESSAGE: usize = 1_000;
 }

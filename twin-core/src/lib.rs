@@ -16,6 +16,7 @@ pub mod measurand;
 pub mod memory;
 pub mod names;
 pub mod observation;
+pub mod plan;
 pub mod ports;
 pub mod recording;
 pub mod rng;

@@ -145,6 +145,11 @@ measurands! {
     Pm25Forecast => "pm25_forecast", "µg/m³", Forecast, 0.0, 2000.0, NO, false;
     No2Forecast => "no2_forecast", "µg/m³", Forecast, 0.0, 2000.0, NO, false;
     AqiForecast => "aqi_forecast", "", Forecast, 0.0, 500.0, NO, false;
+    // A weather service's rain forecast, mm in each hour ahead.
+    RainfallForecast => "rainfall_forecast", "mm", Forecast, 0.0, 500.0, NO, false;
+    // Water put on a parcel or bed: desired, the depth an irrigation plan
+    // asks for; reported, the depth its last watering delivered.
+    Irrigation => "irrigation", "mm", Number, 0.0, 500.0, NO, true;
 }
 
 /// Each forecast measurand and the measurand it forecasts.
@@ -154,6 +159,7 @@ const FORECASTS: &[(Measurand, Measurand)] = &[
     (Measurand::Pm25Forecast, Measurand::Pm25),
     (Measurand::No2Forecast, Measurand::No2),
     (Measurand::AqiForecast, Measurand::Aqi),
+    (Measurand::RainfallForecast, Measurand::Rainfall),
 ];
 
 impl Measurand {

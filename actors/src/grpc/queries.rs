@@ -169,7 +169,7 @@ fn alerts_of(r: &EntityRecord, min: pb::Severity) -> Vec<pb::Alert> {
     out
 }
 
-/// At most this many orders in one answer, the newest.
+/// At most this many orders or plans in one answer, the newest.
 const MAX_ORDERS: usize = 1_000;
 
 pub(super) async fn list_work_orders(
@@ -236,20 +236,72 @@ pub(super) async fn get_work_order(
 }
 
 pub(super) async fn list_plans(
-    _svc: &TwinService,
-    _: Request<pb::ListPlansRequest>,
+    svc: &TwinService,
+    req: Request<pb::ListPlansRequest>,
 ) -> Result<Response<pb::ListPlansResponse>, Status> {
+    let req = req.into_inner();
+    let state = match pb::PlanState::try_from(req.state) {
+        Ok(s) => twin_proto::plan::state_from_pb(s),
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "state: {} is not a plan state",
+                req.state
+            )));
+        }
+    };
+    let kind = match req.r#type.as_str() {
+        "" => None,
+        "irrigation" => Some(twin_core::plan::PlanKind::Irrigation),
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "type: `{}` is not a plan type (irrigation)",
+                twin_core::id::quoted(other)
+            )));
+        }
+    };
+    let entity = (!req.entity.is_empty())
+        .then(|| convert::entity_id(&req.entity, "entity"))
+        .transpose()
+        .map_err(invalid)?;
+    let board = svc.runtime.board();
+    let mut plans: Vec<pb::Plan> = board
+        .plans
+        .iter()
+        .rev()
+        .filter(|p| state.is_none_or(|s| p.state == s))
+        .filter(|p| kind.is_none_or(|k| p.kind == k))
+        .filter(|p| entity.is_none_or(|e| p.entity == e))
+        .take(MAX_ORDERS)
+        .map(twin_proto::plan::to_pb)
+        .collect();
+    plans.reverse();
+    let empty_reason = match (plans.is_empty(), board.planning) {
+        (false, _) => String::new(),
+        (true, false) => "no planner is running: plans appear once one is".into(),
+        (true, true) => "the planners have made no plan matching this".into(),
+    };
     Ok(Response::new(pb::ListPlansResponse {
-        plans: Vec::new(),
-        empty_reason: "no planner is running: plans appear once one is".into(),
+        plans,
+        empty_reason,
     }))
 }
 
 pub(super) async fn get_plan(
-    _svc: &TwinService,
+    svc: &TwinService,
     req: Request<pb::GetPlanRequest>,
 ) -> Result<Response<pb::Plan>, Status> {
-    Err(Status::not_found(format!("no plan {}", req.get_ref().id)))
+    let label = &req.get_ref().id;
+    let Some(id) = twin_core::plan::Plan::parse_label(label) else {
+        return Err(Status::invalid_argument(format!(
+            "id: `{}` is not a plan id such as PL-12",
+            twin_core::id::quoted(label)
+        )));
+    };
+    let board = svc.runtime.board();
+    match board.plans.iter().find(|p| p.id == id) {
+        Some(p) => Ok(Response::new(twin_proto::plan::to_pb(p))),
+        None => Err(Status::not_found(format!("no plan PL-{id}"))),
+    }
 }
 
 fn value_text(v: &Value) -> String {

@@ -548,14 +548,11 @@ impl Planner for Maintenance {
     }
 
     fn save(&self) -> Vec<u8> {
-        postcard::to_allocvec(&self.s).expect("planner state serialises")
+        crate::save(&self.s)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.s = postcard::from_bytes(bytes).map_err(|e| Error::State {
-            planner: self.name.clone(),
-            what: e.to_string(),
-        })?;
+        self.s = crate::restore(&self.name, bytes)?;
         Ok(())
     }
 }

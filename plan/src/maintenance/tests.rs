@@ -33,6 +33,8 @@ fn see(
         },
         place: Some((4.85, 45.75)),
         attached_to: attached,
+        fed_by: None,
+        area_m2: None,
     });
 }
 

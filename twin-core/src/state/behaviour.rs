@@ -7,7 +7,7 @@
 use super::controls::Control;
 use super::{Common, KindState, Relation};
 use crate::command::{Action, Command};
-use crate::event::{Event, EventBody};
+use crate::event::{AlertId, Event, EventBody, Severity};
 use crate::id::{EntityId, Kind};
 use crate::measurand::Measurand;
 use crate::observation::{Observation, Quality};
@@ -87,6 +87,8 @@ pub enum InputError {
         kind: Kind,
         action: &'static str,
     },
+    #[error("{entity}: a reminder of {len} bytes is longer than {max}", max = Action::MAX_MESSAGE)]
+    LongMessage { entity: EntityId, len: usize },
     #[error("{from}: relation {relation:?} joins the wrong kinds")]
     BadRelation { from: EntityId, relation: Relation },
     #[error("entity {0} already exists")]
@@ -216,6 +218,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::BeginMaintenance => "begin maintenance",
         Action::EndMaintenance => "end maintenance",
         Action::WorkOrder { .. } => "work order",
+        Action::Remind { .. } => "reminder",
     }
 }
 
@@ -360,6 +363,28 @@ pub fn command<S: KindBehaviour>(
             });
             ctx.forward(cmd.clone());
             Ok(())
+        }
+        Action::Remind { measurand, message } => {
+            let alert = AlertId::of(cmd.entity, *measurand);
+            match message {
+                Some(m) if m.len() > Action::MAX_MESSAGE => Err(InputError::LongMessage {
+                    entity: cmd.entity,
+                    len: m.len(),
+                }),
+                Some(m) => {
+                    ctx.emit(EventBody::AlertRaised {
+                        alert,
+                        severity: Severity::Info,
+                        measurand: *measurand,
+                        message: m.clone(),
+                    });
+                    Ok(())
+                }
+                None => {
+                    ctx.emit(EventBody::AlertCleared { alert });
+                    Ok(())
+                }
+            }
         }
         _ => state.act(common, cmd, ctx),
     }

@@ -174,7 +174,9 @@ impl KindBehaviour for MachineState {
                     technician,
                 });
             }
-            Action::SetDesired { .. } => unreachable!("handled by the common path"),
+            Action::SetDesired { .. } | Action::Remind { .. } => {
+                unreachable!("handled by the common path")
+            }
         }
         ctx.forward(cmd.clone());
         Ok(())

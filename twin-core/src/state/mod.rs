@@ -26,7 +26,7 @@ pub use behaviour::{
 };
 pub use controls::{Control, ControlView};
 pub use machine::{MachineState, MachineStatus, RulEstimate};
-pub use parcel::{CropHealth, GrowthStage, ParcelState};
+pub use parcel::{CropHealth, GrowthStage, ParcelState, ndvi};
 pub use readings::{ALARM_DELAY, AlarmLevel, Reading, Readings};
 pub use sensor::SensorState;
 pub use vehicle::{VehicleMode, VehicleState, VehicleStatus};
@@ -50,12 +50,17 @@ pub enum Relation {
     /// A zone over what it affects: a disease zone over its parcels. Set
     /// and replaced by whoever maintains the zone, as the zone changes.
     Affects(EntityId),
+    /// A parcel or bed watered by an irrigation pump (a machine).
+    FedBy(EntityId),
 }
 
 impl Relation {
     pub fn target(self) -> EntityId {
         match self {
-            Relation::AttachedTo(t) | Relation::LiesIn(t) | Relation::Affects(t) => t,
+            Relation::AttachedTo(t)
+            | Relation::LiesIn(t)
+            | Relation::Affects(t)
+            | Relation::FedBy(t) => t,
         }
     }
     pub fn code(self) -> u8 {
@@ -63,6 +68,7 @@ impl Relation {
             Relation::AttachedTo(_) => 1,
             Relation::LiesIn(_) => 2,
             Relation::Affects(_) => 3,
+            Relation::FedBy(_) => 4,
         }
     }
     pub fn from_code(code: u8, target: EntityId) -> Option<Relation> {
@@ -70,6 +76,7 @@ impl Relation {
             1 => Some(Relation::AttachedTo(target)),
             2 => Some(Relation::LiesIn(target)),
             3 => Some(Relation::Affects(target)),
+            4 => Some(Relation::FedBy(target)),
             _ => None,
         }
     }
@@ -79,6 +86,7 @@ impl Relation {
             Relation::AttachedTo(t) => from.kind() == Kind::Sensor && t.kind() != Kind::Sensor,
             Relation::LiesIn(t) => t.kind() == Kind::Zone && from != t,
             Relation::Affects(t) => from.kind() == Kind::Zone && t.kind() != Kind::Zone,
+            Relation::FedBy(t) => from.kind() == Kind::Parcel && t.kind() == Kind::Machine,
         };
         if ok {
             Ok(())

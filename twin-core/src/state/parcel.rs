@@ -130,6 +130,7 @@ impl KindBehaviour for ParcelState {
                 | GrowthStage
                 | PredictedYield
                 | ValveOpening
+                | Irrigation
                 | Rainfall
                 | Temperature
                 | Humidity
