@@ -325,18 +325,22 @@ fn ndvi_drops_in_an_outbreak() {
     }
 }
 
+/// The garden's one pump.
+fn garden_pump(w: &SimWorld) -> EntityId {
+    w.records()
+        .iter()
+        .find(|r| r.id().kind() == Kind::Machine)
+        .unwrap()
+        .id()
+}
+
 #[test]
 fn soil_moisture_rises_after_irrigation() {
     let s = scenario("garden");
     let mut w = SimWorld::new(&s).unwrap();
     run(&mut w, SimTime::hours(12));
     let before: Vec<f64> = w.truth().parcels.iter().map(|p| p.soil_moisture).collect();
-    let pump = w
-        .records()
-        .iter()
-        .find(|r| r.id().kind() == Kind::Machine)
-        .unwrap()
-        .id();
+    let pump = garden_pump(&w);
     w.deliver(Command {
         entity: pump,
         time: w.now(),
@@ -362,6 +366,89 @@ fn soil_moisture_rises_after_irrigation() {
         .collect();
     let mean_before = before.iter().sum::<f64>() / before.len() as f64;
     assert!(probe.iter().sum::<f64>() / probe.len() as f64 > mean_before + 2.0);
+}
+
+#[test]
+fn a_closed_valve_keeps_its_parcel_dry_and_each_watering_is_reported() {
+    let s = scenario("garden");
+    let mut w = SimWorld::new(&s).unwrap();
+    run(&mut w, SimTime::hours(12));
+    let parcels: Vec<EntityId> = w.truth().parcels.iter().map(|p| p.id).collect();
+    let (shut, open) = (parcels[0], parcels[1]);
+    let pump = garden_pump(&w);
+    let set = |entity, measurand, value| Command {
+        entity,
+        time: SimTime::hours(12),
+        action: Action::SetDesired { measurand, value },
+    };
+    w.deliver(set(shut, Measurand::ValveOpening, Value::Number(0.0)));
+    w.deliver(set(pump, Measurand::PumpOn, Value::Flag(true)));
+    run(&mut w, SimTime::hours(14));
+    w.deliver(set(pump, Measurand::PumpOn, Value::Flag(false)));
+    let obs = run(&mut w, SimTime::hours(15));
+    let truth = w.truth();
+    let water = |id| truth.parcels.iter().find(|p| p.id == id).unwrap().water_m3;
+    assert_eq!(water(shut), 0.0);
+    assert!(water(open) > 0.0);
+    let reported: Vec<(EntityId, f64)> = obs
+        .iter()
+        .filter(|o| o.measurand == Measurand::Irrigation)
+        .map(|o| (o.entity, number(o)))
+        .collect();
+    // Two hours at the pump's 8 mm/h, to within a tick.
+    let pump_mm = s.spec.agriculture.as_ref().unwrap().pumps.mm_per_hour;
+    let depth = reported.iter().find(|(e, _)| *e == open).unwrap().1;
+    assert!((depth - 2.0 * pump_mm).abs() <= pump_mm / 6.0, "{depth}");
+    assert!(reported.iter().all(|(e, _)| *e != shut), "{reported:?}");
+}
+
+#[test]
+fn the_rain_forecast_sees_the_spells_ahead() {
+    let s = scenario("garden");
+    let tick = s.spec.tick.0;
+    let mut w = SimWorld::new(&s).unwrap();
+    let days = 60;
+    // True rain per hour, and each forecast's next 24 hours.
+    let mut rain = vec![0.0; days * 24];
+    let mut forecasts: Vec<(usize, f64)> = Vec::new();
+    for (h, hour) in rain.iter_mut().enumerate() {
+        for _ in 0..SimTime::hours(1).as_ms() / tick.as_ms() {
+            let until = w.now() + tick;
+            for o in run(&mut w, until) {
+                if let Value::Forecast(p) = &o.value
+                    && o.measurand == Measurand::RainfallForecast
+                {
+                    forecasts.push((h, p.points.iter().take(24).map(|e| e.value).sum()));
+                }
+            }
+            *hour += w.truth().weather.rain_mm_h * tick.as_secs_f64() / 3600.0;
+        }
+    }
+    let pairs: Vec<(f64, f64)> = forecasts
+        .iter()
+        .filter(|(h, _)| h + 24 <= rain.len())
+        .map(|&(h, f)| (f, rain[h..h + 24].iter().sum()))
+        .collect();
+    let mean = |xs: Vec<f64>| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    let wet: Vec<f64> = pairs.iter().filter(|p| p.0 >= 2.0).map(|p| p.1).collect();
+    let dry: Vec<f64> = pairs.iter().filter(|p| p.0 < 0.1).map(|p| p.1).collect();
+    assert!(
+        wet.len() >= 5 && dry.len() >= 5,
+        "{} wet, {} dry",
+        wet.len(),
+        dry.len()
+    );
+    let (w_mean, d_mean) = (mean(wet), mean(dry));
+    assert!(
+        w_mean > 3.0 * d_mean,
+        "rain after wet forecasts {w_mean:.1} mm, after dry {d_mean:.1} mm"
+    );
+    // Issued every 6 hours.
+    assert!(
+        (forecasts.len() as i64 - (days * 4) as i64).abs() <= 1,
+        "{}",
+        forecasts.len()
+    );
 }
 
 #[test]

@@ -47,6 +47,27 @@ pub struct WeatherSpec {
     pub stations: usize,
     #[serde(default)]
     pub sensors: SensorMap,
+    /// A weather service's rain forecast, issued on the region zone.
+    pub forecast: Option<ForecastSpec>,
+}
+
+/// How a weather service forecasts rain: the wet spells ahead, some missed,
+/// some announced that never come.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastSpec {
+    /// How often a forecast is issued.
+    #[serde(default = "defaults::forecast_every")]
+    pub every: Dur,
+    /// Hours ahead it covers (1 to 168).
+    #[serde(default = "defaults::forecast_hours")]
+    pub hours: usize,
+    /// Share of the wet spells it foresees; the others come unannounced.
+    #[serde(default = "defaults::hit_rate")]
+    pub hit_rate: f64,
+    /// Chance that an issue announces a spell that will not come.
+    #[serde(default = "defaults::false_alarm")]
+    pub false_alarm: f64,
 }
 
 impl Default for WeatherSpec {
@@ -450,5 +471,17 @@ mod defaults {
     }
     pub fn pump_mm_per_hour() -> f64 {
         4.0
+    }
+    pub fn forecast_every() -> Dur {
+        Dur(SimTime::hours(6))
+    }
+    pub fn forecast_hours() -> usize {
+        48
+    }
+    pub fn hit_rate() -> f64 {
+        0.85
+    }
+    pub fn false_alarm() -> f64 {
+        0.1
     }
 }

@@ -457,6 +457,28 @@ impl Scenario {
             Ok(())
         };
         map("weather.sensors", &s.weather.sensors)?;
+        if let Some(f) = &s.weather.forecast {
+            if !(1..=twin_core::value::Path::MAX_POINTS).contains(&f.hours) {
+                return Err(err(format!(
+                    "weather.forecast.hours: {} is not within 1 to {}",
+                    f.hours,
+                    twin_core::value::Path::MAX_POINTS
+                )));
+            }
+            for (field, p) in [("hit_rate", f.hit_rate), ("false_alarm", f.false_alarm)] {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(err(format!(
+                        "weather.forecast.{field}: {p} is not a probability between 0 and 1"
+                    )));
+                }
+            }
+            if f.every.0 < s.tick.0 {
+                return Err(err(format!(
+                    "weather.forecast.every: shorter than the tick ({})",
+                    s.tick.0
+                )));
+            }
+        }
         for (name, m) in &s.sensors {
             if let Some(v) = &m.velocity {
                 model(&format!("sensors.{name}.velocity"), v)?;

@@ -27,6 +27,7 @@ use twin_core::{
 };
 
 use super::build::Builder;
+use super::irrigation::{self, Pump, Valve};
 use super::mobility::{self, Frame, Mover};
 use super::{OutbreakTruth, ParcelTruth, SimClock, Stage, Twin, Weather};
 use crate::geojson;
@@ -80,16 +81,10 @@ pub struct Parcel {
     pub treated_until: Option<SimTime>,
     /// Green, watered, healthy days accumulated this season.
     pub growth: f64,
-    pub irrigation_mm_h: f64,
+    /// Hours its true soil moisture spent below the crop's stress threshold.
+    pub stress_h: f64,
     neighbours: Vec<Entity>,
     rng: Light,
-}
-
-#[derive(Component)]
-pub struct Pump {
-    pub on: bool,
-    served: Vec<Entity>,
-    announced: Option<bool>,
 }
 
 #[derive(Component)]
@@ -205,18 +200,23 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         season,
         b.scenario.calendar.civil(SimTime::ZERO).day_of_year,
     );
+    let pumps = b.scaled(spec.pumps.count);
     let mut parcels = Vec::with_capacity(shapes.len());
     let mut parcel_xy = Vec::with_capacity(shapes.len());
     let mut parcel_ids = Vec::with_capacity(shapes.len());
     for shape in shapes {
         let centre = geo::Centroid::centroid(&shape.polygon).unwrap_or(geo::Point::new(w, s));
         let (x, y) = b.local.xy(centre.x(), centre.y());
-        let record = EntityRecord::new(Kind::Parcel, &shape.name, &spec.crop)
-            .with_state(KindState::Parcel(ParcelState::new(
-                &spec.crop,
-                shape.polygon,
-            )))
+        let state = ParcelState::new(&spec.crop, shape.polygon);
+        let area_m2 = state.area_ha * 10_000.0;
+        let mut record = EntityRecord::new(Kind::Parcel, &shape.name, &spec.crop)
+            .with_state(KindState::Parcel(state))
             .with_relation(Relation::LiesIn(farm));
+        if pumps > 0 {
+            // Parcel i is served by pump i mod pumps.
+            let pump = EntityId::new(Kind::Machine, &pump_name(parcels.len() % pumps));
+            record = record.with_relation(Relation::FedBy(pump));
+        }
         let id = b.record(record);
         let mut channels = Vec::new();
         if let Some(sat) = &spec.satellite {
@@ -259,10 +259,11 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
                     disease: None,
                     treated_until: None,
                     growth: 0.0,
-                    irrigation_mm_h: 0.0,
+                    stress_h: 0.0,
                     neighbours: Vec::new(),
                     rng,
                 },
+                Valve::new(area_m2),
                 Truth::default(),
                 Channels::from(channels),
             ),
@@ -273,22 +274,13 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
     }
     link_neighbours(b, &parcels, &parcel_xy);
 
-    let pumps = b.scaled(spec.pumps.count);
     for k in 0..pumps {
-        let name = format!("pump-{k:02}");
         let served: Vec<Entity> = parcels.iter().copied().skip(k).step_by(pumps).collect();
-        let record = EntityRecord::new(Kind::Machine, &name, "irrigation-pump")
+        let record = EntityRecord::new(Kind::Machine, &pump_name(k), "irrigation-pump")
             .with_state(KindState::Machine(MachineState::default()))
             .with_relation(Relation::LiesIn(farm));
         let id = b.record(record);
-        b.spawn_twin(
-            id,
-            Pump {
-                on: false,
-                served,
-                announced: None,
-            },
-        );
+        b.spawn_twin(id, Pump::new(spec.pumps.mm_per_hour, served));
     }
     let tractors = b.scaled(spec.tractors);
     for k in 0..tractors {
@@ -327,6 +319,10 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         rng,
     });
     Ok(())
+}
+
+fn pump_name(k: usize) -> String {
+    format!("pump-{k:02}")
 }
 
 /// NDVI of a healthy, unstressed crop on a day of the year: the calibration
@@ -379,38 +375,16 @@ fn link_neighbours(b: &mut Builder, parcels: &[Entity], xy: &[(f64, f64)]) {
 
 pub fn add(schedule: &mut Schedule) {
     schedule.add_systems(
-        (pumps, water_and_grow, diseases, harvest, tractors)
+        (
+            irrigation::pumps,
+            water_and_grow,
+            diseases,
+            harvest,
+            tractors,
+        )
             .chain()
             .in_set(Stage::Agriculture),
     );
-}
-
-/// Pumps put water on the parcels they serve, and report their state.
-fn pumps(
-    clock: Res<SimClock>,
-    farm: Res<Farm>,
-    mut outbox: ResMut<Outbox>,
-    mut pumps: Query<(&Twin, &mut Pump)>,
-    mut parcels: Query<&mut Parcel>,
-) {
-    for (twin, mut pump) in &mut pumps {
-        let rate = if pump.on {
-            farm.spec.pumps.mm_per_hour
-        } else {
-            0.0
-        };
-        for &p in &pump.served {
-            if let Ok(mut parcel) = parcels.get_mut(p) {
-                parcel.irrigation_mm_h = rate;
-            }
-        }
-        if pump.announced != Some(pump.on) {
-            pump.announced = Some(pump.on);
-            let obs = Observation::number(twin.0, clock.now, Measurand::PumpOn, 0.0)
-                .with_value(Value::Flag(pump.on));
-            outbox.push(clock.now, clock.now, obs);
-        }
-    }
 }
 
 /// Soil water balance, water stress, the crop's NDVI and its growth.
@@ -418,7 +392,7 @@ fn water_and_grow(
     clock: Res<SimClock>,
     weather: Res<Weather>,
     farm: Res<Farm>,
-    mut q: Query<(&mut Parcel, &mut Truth)>,
+    mut q: Query<(&mut Parcel, &mut Truth, Option<&Valve>)>,
 ) {
     let dt = clock.hours();
     let civil = clock.civil();
@@ -435,17 +409,20 @@ fn water_and_grow(
     };
     let mm_to_pct = 100.0 / soil.depth_mm;
     let available = soil.field_capacity - soil.wilting_point;
-    for (mut p, mut t) in &mut q {
+    let stressed_below = stress_threshold(&soil);
+    for (mut p, mut t, valve) in &mut q {
         let p = &mut *p;
         let et = et0 * (0.4 + 0.8 * p.ndvi) * if p.stress > 0.5 { 0.6 } else { 1.0 };
-        let infiltration = weather.rain_mm_h * 0.85 + p.irrigation_mm_h;
+        let infiltration = weather.rain_mm_h * 0.85 + valve.map_or(0.0, |v| v.mm_h);
         p.moisture += (infiltration - et) * dt * mm_to_pct;
         if p.moisture > soil.field_capacity {
             // Drainage: a fifth of the excess an hour.
             p.moisture -= (p.moisture - soil.field_capacity) * (0.2 * dt).min(1.0);
         }
         p.moisture = p.moisture.clamp(soil.wilting_point * 0.5, 60.0);
-        // Stress starts below half the available water.
+        if p.moisture < stressed_below {
+            p.stress_h += dt;
+        }
         let target_stress =
             (1.0 - (p.moisture - soil.wilting_point) / (0.5 * available)).clamp(0.0, 1.0);
         p.stress += (target_stress - p.stress) * (dt / 48.0).min(1.0);
@@ -462,6 +439,12 @@ fn water_and_grow(
         t.0[NIR as usize] = if cloudy { f64::NAN } else { nir };
         t.0[MOISTURE as usize] = p.moisture;
     }
+}
+
+/// Soil moisture below which the crop is stressed: half the available
+/// water (between wilting point and field capacity) gone.
+pub fn stress_threshold(soil: &crate::spec::SoilSpec) -> f64 {
+    soil.wilting_point + 0.5 * (soil.field_capacity - soil.wilting_point)
 }
 
 /// New outbreaks, growth, spread between neighbours, treatment.
@@ -605,21 +588,11 @@ fn tractors(
     }
 }
 
-/// `pump_on` switches a pump; `treatment` treats a parcel; `destination`
+/// Pumps and valves ([`irrigation::command`]); `treatment` treats a parcel; `destination`
 /// sends a tractor to the parcel nearest that point.
 pub fn command(world: &mut World, entity: Entity, cmd: &Command) -> bool {
     let now = world.resource::<SimClock>().now;
     match &cmd.action {
-        Action::SetDesired {
-            measurand: Measurand::PumpOn,
-            value: Value::Flag(on),
-        } => match world.get_mut::<Pump>(entity) {
-            Some(mut pump) => {
-                pump.on = *on;
-                true
-            }
-            None => false,
-        },
         Action::SetDesired {
             measurand: Measurand::Treatment,
             value: Value::Flag(on),
@@ -652,7 +625,7 @@ pub fn command(world: &mut World, entity: Entity, cmd: &Command) -> bool {
             }
             true
         }
-        _ => false,
+        _ => irrigation::command(world, entity, cmd),
     }
 }
 
@@ -663,12 +636,15 @@ pub fn truth(world: &mut World) -> (Vec<ParcelTruth>, Vec<OutbreakTruth>) {
     };
     let spec = farm.spec.clone();
     let frame = world.resource::<Frame>().0;
-    let mut q = world.query::<(&Twin, &Parcel)>();
+    let mut q = world.query::<(&Twin, &Parcel, Option<&Valve>)>();
     let mut parcels = Vec::new();
     let mut by_outbreak: std::collections::BTreeMap<u32, Vec<(EntityId, f64, f64, Disease)>> =
         Default::default();
-    for (twin, p) in q.iter(world) {
+    for (twin, p, valve) in q.iter(world) {
         parcels.push(ParcelTruth {
+            water_m3: valve.map_or(0.0, |v| v.water_m3),
+            stress_h: p.stress_h,
+            yield_index: expected_yield(&spec, p) / spec.potential_yield_t_ha.max(1e-9),
             id: twin.0,
             ndvi: p.ndvi,
             soil_moisture: p.moisture,

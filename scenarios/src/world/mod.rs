@@ -11,6 +11,8 @@ mod agriculture;
 mod build;
 mod city;
 mod factory;
+mod forecast;
+mod irrigation;
 pub(crate) mod lanes;
 mod mobility;
 mod truth;

@@ -57,6 +57,12 @@ pub struct ParcelTruth {
     pub disease: Option<(&'static str, f64)>,
     /// Yield the parcel would give if harvested now, t/ha.
     pub expected_yield_t_ha: f64,
+    /// That yield over the crop's potential.
+    pub yield_index: f64,
+    /// Irrigation water it received since the start, m³.
+    pub water_m3: f64,
+    /// Hours its soil moisture spent below the crop's stress threshold.
+    pub stress_h: f64,
 }
 
 /// The true extent of one outbreak: the parcels it reached, as a circle.

@@ -14,8 +14,10 @@ use twin_core::state::{ZoneShape, ZoneState, ZoneType};
 use twin_core::{EntityRecord, Kind, KindState, Measurand, Relation};
 
 use super::build::Builder;
+use super::forecast::Sky;
 use super::{SimClock, Stage};
 use crate::profiles;
+use crate::sensor::Outbox;
 use crate::sensor::{Channels, Truth};
 use crate::spec::{ScenarioError, WeatherSpec};
 
@@ -39,6 +41,8 @@ pub struct Weather {
     log_wind: f64,
     spec: WeatherSpec,
     southern: bool,
+    /// The spells drawn ahead, when a forecast is issued.
+    sky: Option<Sky>,
     rng: Light,
 }
 
@@ -63,6 +67,19 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
     let spec = b.scenario.spec.weather.clone();
     let southern = b.scenario.spec.region.centre().1 < 0.0;
     let rng = b.rng(None, "weather");
+    let n = b.scaled(spec.stations as f64);
+    let region = (n > 0 || spec.forecast.is_some()).then(|| {
+        let [w, s, e, north] = b.scenario.spec.region.bbox;
+        b.record(
+            EntityRecord::new(Kind::Zone, "region", "region").with_state(KindState::Zone(
+                ZoneState::new(
+                    ZoneType::Site,
+                    ZoneShape::Polygon(geo::Rect::new((w, s), (e, north)).to_polygon()),
+                ),
+            )),
+        )
+    });
+    let sky = region.and_then(|r| Sky::new(&spec, SPELL_HOURS, r, b.rng(None, "sky")));
     b.ecs.insert_resource(Weather {
         temperature_c: spec.temperature_c,
         humidity_pct: 60.0,
@@ -75,20 +92,13 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
         log_wind: 0.0,
         spec: spec.clone(),
         southern,
+        sky,
         rng,
     });
-    let n = b.scaled(spec.stations as f64);
-    if n == 0 {
+    let Some(region) = region.filter(|_| n > 0) else {
         return Ok(());
-    }
+    };
     let [w, s, e, north] = b.scenario.spec.region.bbox;
-    let region = EntityRecord::new(Kind::Zone, "region", "region").with_state(KindState::Zone(
-        ZoneState::new(
-            ZoneType::Site,
-            ZoneShape::Polygon(geo::Rect::new((w, s), (e, north)).to_polygon()),
-        ),
-    ));
-    let region = b.record(region);
     for i in 0..n {
         let name = format!("weather-{i:02}");
         let station = EntityRecord::new(Kind::Zone, &name, "weather-station")
@@ -120,7 +130,7 @@ pub fn populate(b: &mut Builder) -> Result<(), ScenarioError> {
 }
 
 pub fn add(schedule: &mut Schedule) {
-    schedule.add_systems((update, stations).chain().in_set(Stage::Weather));
+    schedule.add_systems((update, stations, forecast).chain().in_set(Stage::Weather));
 }
 
 /// AR(1) step over `dt_h` hours with time constant `tau_h` and stationary
@@ -139,11 +149,16 @@ pub fn update(clock: Res<SimClock>, mut w: ResMut<Weather>) {
     // days a month see one; each lasts SPELL_HOURS on average.
     let p_start = (spec.rain_days_per_month / 30.0 / 24.0 * dt).min(1.0);
     let p_stop = (dt / SPELL_HOURS).min(1.0);
-    let roll: f64 = w.rng.random();
-    w.wet = if w.wet {
-        roll >= p_stop
-    } else {
-        roll < p_start
+    w.wet = match &mut w.sky {
+        Some(sky) => sky.wet(clock.now),
+        None => {
+            let roll: f64 = w.rng.random();
+            if w.wet {
+                roll >= p_stop
+            } else {
+                roll < p_start
+            }
+        }
     };
     if w.wet {
         // A new rate about every hour: exponential around the mean.
@@ -176,5 +191,12 @@ fn stations(w: Res<Weather>, mut q: Query<&mut Truth, With<WeatherStation>>) {
         t.0[HUMIDITY as usize] = w.humidity_pct;
         t.0[RAINFALL as usize] = w.rain_last_hour_mm;
         t.0[WIND as usize] = w.wind_ms;
+    }
+}
+
+/// The weather service issues its forecast when one is due.
+fn forecast(clock: Res<SimClock>, mut w: ResMut<Weather>, mut outbox: ResMut<Outbox>) {
+    if let Some(obs) = w.sky.as_mut().and_then(|sky| sky.issue(clock.now)) {
+        outbox.push(clock.now, clock.now, obs);
     }
 }
