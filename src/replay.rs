@@ -49,6 +49,8 @@ pub struct ReplayReport {
     pub models: Vec<String>,
     /// Work orders the planners hold at the end.
     pub work_orders: usize,
+    /// Plans the planners hold at the end.
+    pub plans: usize,
     /// Wall time spent applying inputs, excluding reading the file.
     pub elapsed: Duration,
 }
@@ -282,7 +284,10 @@ async fn replay_into(
     let _ = feeder.join();
     result?;
     report.events = slot.as_ref().map_or(0, |r| r.event_log_hash().0);
-    report.work_orders = slot.as_ref().map_or(0, |r| r.board().work_orders.len());
+    if let Some(board) = slot.as_ref().map(|r| r.board()) {
+        report.work_orders = board.work_orders.len();
+        report.plans = board.plans.len();
+    }
     report.elapsed = busy;
     Ok(report)
 }

@@ -136,13 +136,22 @@ fn every_shipped_scenario_runs_to_its_end_and_exits_0() {
 
 /// Records `scenario` for `duration`; returns the recording's path.
 fn record(dir: &std::path::Path, scenario: &str, duration: &str) -> std::path::PathBuf {
+    record_at(dir, scenario, duration, "0.3")
+}
+
+fn record_at(
+    dir: &std::path::Path,
+    scenario: &str,
+    duration: &str,
+    scale: &str,
+) -> std::path::PathBuf {
     let out = dir.join("run.rec");
     let o = twin(&[
         "record",
         "--scenario",
         scenario,
         "--scale",
-        "0.3",
+        scale,
         "--for",
         duration,
         "--out",
@@ -536,4 +545,44 @@ fn replay_plans_what_the_run_planned() {
         "{out} (the run opened {})",
         orders.len()
     );
+}
+
+#[test]
+fn replay_waters_what_the_run_watered() {
+    // The garden's irrigation planner waters beds as they dry;
+    // a replay decides the same commands (or fails) and ends with as many
+    // plans.
+    use twin_core::recording::{Block, Reader};
+    let dir = tempfile::tempdir().unwrap();
+    // Every bed and the pump (a third of the garden would have none).
+    let rec = record_at(dir.path(), "garden", "2d", "1");
+    let mut waterings = 0;
+    let mut reader = Reader::open(&rec).unwrap();
+    while let Some(block) = reader.next_block().unwrap() {
+        if let Block::Planned { commands, .. } = block {
+            waterings += commands
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.action,
+                        twin_core::Action::SetDesired {
+                            measurand: twin_core::Measurand::Irrigation,
+                            ..
+                        }
+                    )
+                })
+                .count();
+        }
+    }
+    assert!(waterings > 0, "nothing watered in 2 days");
+    let o = twin(&["replay", rec.to_str().unwrap(), "--workers", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let plans: usize = out
+        .split(" plans")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no plan count in {out}"));
+    assert!(plans >= waterings, "{out} ({waterings} waterings sent)");
 }

@@ -21,17 +21,17 @@ impl Drop for Run {
 
 /// Starts `twin run` on the city and returns it with its gRPC address.
 fn start() -> (Run, String) {
+    start_on(&["--scenario", "city", "--scale", "0.3", "--clock", "x600"])
+}
+
+/// Starts `twin run` with `args`, in memory, for ever, serving gRPC.
+fn start_on(args: &[&str]) -> (Run, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .arg("run")
+        .args(args)
         .args([
-            "run",
-            "--scenario",
-            "city",
-            "--scale",
-            "0.3",
             "--ephemeral",
             "--forever",
-            "--clock",
-            "x600",
             "--listen",
             "127.0.0.1:0",
             "--token",
@@ -273,4 +273,114 @@ async fn a_client_pauses_steps_and_resumes_a_running_scenario() {
         .unwrap()
         .into_inner();
     assert_eq!(still.scenario, "factory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garden_run_plans_its_watering_and_reminds_the_gardener() {
+    let (_run, addr) = start_on(&["--scenario", "garden", "--clock", "x1"]);
+    let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
+    let mut c = TwinClient::new(channel);
+    c.pause(req(pb::Empty {})).await.unwrap();
+    let mut watch = c
+        .watch_alerts(req(pb::WatchAlertsRequest {
+            min_severity: pb::Severity::Info as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    c.step(req(pb::StepRequest {
+        duration_ms: 3 * 86_400_000,
+    }))
+    .await
+    .unwrap();
+    let plans = c
+        .list_plans(req(pb::ListPlansRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!plans.plans.is_empty(), "{:?}", plans.empty_reason);
+    let watered: Vec<&pb::Plan> = plans.plans.iter().filter(|p| p.water_mm > 0.0).collect();
+    assert!(!watered.is_empty(), "{plans:?}");
+    for p in &watered {
+        assert_eq!(p.r#type, "irrigation");
+        assert!(p.entity.starts_with("parcel/"), "{p:?}");
+        assert!(p.reason.contains("soil"), "{}", p.reason);
+        assert!(p.end_ms > p.start_ms, "{p:?}");
+        // Its valve was opened, and it reminded the gardener.
+        let opened = p.commands.iter().any(|c| {
+            c.entity == p.entity
+                && matches!(&c.action, Some(pb::command::Action::SetDesired(s))
+                    if s.measurand == "valve_opening")
+        });
+        let reminded = p.commands.iter().any(|c| {
+            matches!(&c.action, Some(pb::command::Action::Remind(r)) if r.message.contains("water"))
+        });
+        assert!(opened && reminded, "{p:?}");
+    }
+    let one = c
+        .get_plan(req(pb::GetPlanRequest {
+            id: watered[0].id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one.id, watered[0].id);
+    let bed = c
+        .list_plans(req(pb::ListPlansRequest {
+            entity: watered[0].entity.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bed.plans.iter().all(|p| p.entity == watered[0].entity));
+    let done = c
+        .list_plans(req(pb::ListPlansRequest {
+            state: pb::PlanState::Done as i32,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.plans.iter().all(|p| p.state() == pb::PlanState::Done));
+    for bad in [
+        pb::GetPlanRequest { id: "PL-x".into() },
+        pb::GetPlanRequest { id: "WO-1".into() },
+    ] {
+        let e = c.get_plan(req(bad)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{}", e.message());
+    }
+    let e = c
+        .get_plan(req(pb::GetPlanRequest {
+            id: "PL-999999".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound);
+    let e = c
+        .list_plans(req(pb::ListPlansRequest {
+            r#type: "harvest".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("type"), "{}", e.message());
+    // The reminders reached a watching client as informational alerts.
+    let reminder = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(m) = watch.message().await.unwrap() {
+            let Some(pb::watch_response::Message::Events(batch)) = m.message else {
+                continue;
+            };
+            for e in batch.events {
+                if e.severity == pb::Severity::Info as i32 && e.measurand == "irrigation" {
+                    return e;
+                }
+            }
+        }
+        panic!("the watch ended");
+    })
+    .await
+    .expect("a reminder within 20 s");
+    assert!(reminder.message.contains("water"), "{reminder:?}");
 }

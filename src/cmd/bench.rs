@@ -96,7 +96,7 @@ enum What {
         runs: usize,
     },
     /// Time to re-plan open work orders over a crew (the maintenance
-    /// planner's scheduler).
+    /// planner's scheduler), and the irrigation of many parcels.
     Planning {
         /// Print one JSON object instead of lines.
         #[arg(long)]
@@ -105,6 +105,8 @@ enum What {
         orders: usize,
         #[arg(long, default_value_t = 50)]
         technicians: usize,
+        #[arg(long, default_value_t = 10_000)]
+        parcels: usize,
         /// Runs; the median is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -164,9 +166,14 @@ pub fn main(args: Args) -> Result<()> {
             json,
             orders,
             technicians,
+            parcels,
             runs,
         } => {
-            print_figures(&twin::bench_planning::run(orders, technicians, runs)?, json);
+            let v = json!({
+                "maintenance": twin::bench_planning::maintenance(orders, technicians, runs)?,
+                "irrigation": twin::bench_planning::irrigation(parcels, runs)?,
+            });
+            print_figures(&v, json);
             Ok(())
         }
         What::Ndvi { json, side, runs } => {

@@ -203,6 +203,7 @@ fn show(store: &Store, id: EntityId, args: &Args) -> Result<()> {
             Relation::AttachedTo(t) => println!("  attached to {t}"),
             Relation::LiesIn(t) => println!("  lies in {t}"),
             Relation::Affects(t) => println!("  affects {t}"),
+            Relation::FedBy(t) => println!("  fed by {t}"),
         }
     }
     for (src, r) in incoming {
@@ -210,6 +211,7 @@ fn show(store: &Store, id: EntityId, args: &Args) -> Result<()> {
             Relation::AttachedTo(_) => println!("  {src} is attached to it"),
             Relation::LiesIn(_) => println!("  {src} lies in it"),
             Relation::Affects(_) => println!("  {src} affects it"),
+            Relation::FedBy(_) => println!("  {src} is fed by it"),
         }
     }
     for (m, h) in history {

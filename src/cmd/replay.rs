@@ -51,13 +51,14 @@ pub fn main(args: Args) -> Result<()> {
             format!(" with {}", report.models.join(", "))
         };
         println!(
-            "replayed {}{models} ({} steps): {} inputs, {} events, {} state hashes reproduced, {} work orders; {:.0} inputs/s",
+            "replayed {}{models} ({} steps): {} inputs, {} events, {} state hashes reproduced, {} work orders, {} plans; {:.0} inputs/s",
             report.scenario,
             report.steps,
             report.inputs,
             report.events,
             report.hashes_checked,
             report.work_orders,
+            report.plans,
             report.inputs as f64 / secs.max(1e-9)
         );
         Ok(())
