@@ -6,7 +6,10 @@
 # disease zone the twin opened, in the inspector), after 70 simulated days
 # run as fast as possible into a store the twin then serves; and likewise
 # docs/screenshots/city-forecast.png (a traffic loop's flow with the twin's
-# forecast as a band ahead), after four city days.
+# forecast as a band ahead), after four city days; and
+# docs/screenshots/factory.png (a pump's remaining useful life with its
+# band in the inspector, the work orders and the technicians' timeline),
+# after 30 factory days.
 #
 # Installs what it needs from Debian's packages when missing (Xvfb,
 # ImageMagick, Mesa's software OpenGL), runs `twin run` on the city scenario
@@ -107,3 +110,14 @@ city_port=$((port + 2))
 pids+=($!)
 wait_listening "$work/city.log"
 shot_port=$city_port shot city-forecast --select sensor/loop-1-1 --panel inspector
+
+# The factory: a month of wear, RUL estimates and work orders.
+"$bin/twin" run --scenario factory --for 30d --clock max \
+    --store "$work/factory" >"$work/factory-run.log" 2>&1
+factory_port=$((port + 3))
+"$bin/twin" run --scenario factory --store "$work/factory" \
+    --listen "127.0.0.1:$factory_port" --token screenshot --clock x60 --forever \
+    >"$work/factory.log" 2>&1 &
+pids+=($!)
+wait_listening "$work/factory.log"
+shot_port=$factory_port shot factory --select machine/pump-0003 --panel work-orders

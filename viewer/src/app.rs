@@ -127,6 +127,7 @@ impl App {
                 }
                 Update::Sim(s) => self.twin.set_sim(s, now),
                 Update::WorkOrders(w) => self.twin.work_orders = Some(w),
+                Update::Plans(p) => self.twin.set_plans(p),
                 Update::Scenarios(s) => self.twin.scenarios = s,
                 Update::Detail(d) => self.inspector.set_detail(*d),
                 Update::History(h) => self.inspector.set_history(h),
@@ -307,6 +308,7 @@ impl App {
         let chosen = match self.settings.tab {
             Tab::Alerts => panels::alerts::show(ui, &self.twin, &mut self.settings.min_severity),
             Tab::WorkOrders => panels::work_orders::show(ui, &self.twin),
+            Tab::Plans => panels::plans::show(ui, &self.twin),
             Tab::Kpi => {
                 panels::kpi::show(ui, &self.twin);
                 None

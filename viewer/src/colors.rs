@@ -121,6 +121,15 @@ pub fn status_rank(word: &str) -> u8 {
 }
 
 /// Alert severities (twin.v1 `Severity`: 0 info, 1 warning, 2 critical).
+/// The outline of a parcel with an irrigation plan: watering, or held
+/// back for rain.
+pub fn plan(state: twin_proto::v1::PlanState) -> Color32 {
+    match state {
+        twin_proto::v1::PlanState::Running => Color32::from_rgb(30, 90, 220),
+        _ => Color32::from_rgb(130, 190, 240),
+    }
+}
+
 pub fn severity(level: i32) -> Color32 {
     match level {
         2 => Color32::from_rgb(220, 40, 40),

@@ -67,6 +67,7 @@ pub enum Update {
     AlertEvents(Vec<pb::Event>),
     Sim(pb::SimulationStatus),
     WorkOrders(pb::ListWorkOrdersResponse),
+    Plans(pb::ListPlansResponse),
     Scenarios(Vec<String>),
     Detail(Box<Detail>),
     History(History),
@@ -316,11 +317,16 @@ async fn serve_requests(
                     Ok(s) => out.send(Update::Sim(s.into_inner())),
                     Err(s) => return Ended::Failed(explain(&s)),
                 }
-                // Work orders change slowly: every 5 s.
+                // Work orders and plans change slowly: every 5 s.
                 if polls.is_multiple_of(10)
                     && let Ok(w) = client.list_work_orders(pb::ListWorkOrdersRequest::default()).await
                 {
                     out.send(Update::WorkOrders(w.into_inner()));
+                }
+                if polls.is_multiple_of(10)
+                    && let Ok(p) = client.list_plans(pb::ListPlansRequest::default()).await
+                {
+                    out.send(Update::Plans(p.into_inner()));
                 }
                 polls += 1;
             }

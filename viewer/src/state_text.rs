@@ -21,6 +21,10 @@ pub fn work_order(s: pb::WorkOrderState) -> String {
     word(s.as_str_name(), "WORK_ORDER_STATE_")
 }
 
+pub fn plan(s: pb::PlanState) -> String {
+    word(s.as_str_name(), "PLAN_STATE_")
+}
+
 pub fn relation(r: pb::RelationType) -> String {
     word(r.as_str_name(), "RELATION_TYPE_")
 }

@@ -6,16 +6,24 @@ use egui::{Align2, Color32, Rect, Stroke, pos2, vec2};
 use super::{DistrictMetric, Layer, Layers};
 use crate::colors::{self, Ramp};
 
-/// `present`: the layers that have entities (the others are not explained);
-/// `raster`: whether an NDVI raster file is drawn.
-pub fn show(
-    ui: &mut egui::Ui,
-    map: Rect,
-    layers: &Layers,
-    present: &[Layer],
-    aggregated: bool,
-    raster: bool,
-) {
+/// What the map shows that the legend explains.
+pub struct Shown<'a> {
+    /// The layers that have entities (the others are not explained).
+    pub present: &'a [Layer],
+    pub aggregated: bool,
+    /// Whether an NDVI raster file is drawn.
+    pub raster: bool,
+    /// Whether parcels are outlined by their irrigation plans.
+    pub plans: bool,
+}
+
+pub fn show(ui: &mut egui::Ui, map: Rect, layers: &Layers, shown: &Shown<'_>) {
+    let Shown {
+        present,
+        aggregated,
+        raster,
+        plans,
+    } = *shown;
     egui::Area::new(egui::Id::unique("map-legend"))
         .fixed_pos(pos2(map.max.x - 210.0, map.min.y + 8.0))
         .order(egui::Order::Foreground)
@@ -31,7 +39,12 @@ pub fn show(
                         continue;
                     }
                     match l {
-                        Layer::Parcels => ramp(ui, "Parcels: NDVI", &colors::NDVI),
+                        Layer::Parcels => {
+                            ramp(ui, "Parcels: NDVI", &colors::NDVI);
+                            if plans {
+                                plan_outlines(ui);
+                            }
+                        }
                         Layer::Districts => match layers.district_metric {
                             DistrictMetric::Aqi => ramp(ui, "Districts: AQI", &colors::AQI),
                             DistrictMetric::Traffic => {
@@ -108,4 +121,23 @@ fn swatch(ui: &mut egui::Ui, c: Color32) {
         Stroke::new(1.0, Color32::from_black_alpha(120)),
         egui::StrokeKind::Inside,
     );
+}
+
+/// The outlines of parcels with an irrigation plan under way or waiting.
+fn plan_outlines(ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        for (state, label) in [
+            (twin_proto::v1::PlanState::Running, "watering"),
+            (twin_proto::v1::PlanState::Waiting, "held for rain"),
+        ] {
+            let (r, _) = ui.allocate_exact_size(vec2(14.0, 10.0), egui::Sense::hover());
+            ui.painter().rect_stroke(
+                r,
+                1.0,
+                Stroke::new(2.5, colors::plan(state)),
+                egui::StrokeKind::Inside,
+            );
+            ui.small(label);
+        }
+    });
 }

@@ -250,7 +250,13 @@ impl MapView {
             );
         }
         let raster = self.raster.as_ref().is_some_and(|o| o.on);
-        legend::show(ui, rect, layers, &self.present.1, self.aggregated, raster);
+        let shown = legend::Shown {
+            present: &self.present.1,
+            aggregated: self.aggregated,
+            raster,
+            plans: !twin.active_plans.is_empty(),
+        };
+        legend::show(ui, rect, layers, &shown);
         if moving {
             ui.ctx().request_repaint();
         }
@@ -299,10 +305,13 @@ fn area_shape(
         ),
         None => (Color32::TRANSPARENT, colors::status(&item.status)),
     };
-    let stroke = Stroke::new(
-        if item.alert.is_some() { 2.5 } else { 1.0 },
-        item.alert.map_or(outline, colors::severity),
-    );
+    // An alert's colour first; else a parcel being watered (blue) or
+    // held back for rain (light blue).
+    let stroke = match (item.alert, twin.active_plans.get(&item.id)) {
+        (Some(s), _) => Stroke::new(2.5, colors::severity(s)),
+        (None, Some(state)) => Stroke::new(2.5, colors::plan(*state)),
+        (None, None) => Stroke::new(1.0, outline),
+    };
     match &item.shape {
         Shape::Polygon { ring, .. } => {
             let pts: Vec<Pos2> = ring.iter().map(|p| to_screen(*p)).collect();

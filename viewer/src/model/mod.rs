@@ -24,6 +24,10 @@ pub struct Twin {
     pub event_rate: f64,
     last_count: Option<(u64, f64)>,
     pub work_orders: Option<pb::ListWorkOrdersResponse>,
+    pub plans: Option<pb::ListPlansResponse>,
+    /// Each entity's newest plan still waiting or running (the map marks
+    /// parcels being watered, or held back for rain).
+    pub active_plans: HashMap<String, pb::PlanState>,
     pub scenarios: Vec<String>,
     /// Events the watch stream lost (the viewer fell behind).
     pub missed: u64,
@@ -41,6 +45,22 @@ impl Twin {
             scenarios: std::mem::take(&mut self.scenarios),
             ..Twin::default()
         };
+    }
+
+    /// Takes the planners' plans (oldest first).
+    pub fn set_plans(&mut self, plans: pb::ListPlansResponse) {
+        self.active_plans.clear();
+        for p in &plans.plans {
+            match p.state() {
+                pb::PlanState::Waiting | pb::PlanState::Running => {
+                    self.active_plans.insert(p.entity.clone(), p.state());
+                }
+                _ => {
+                    self.active_plans.remove(&p.entity);
+                }
+            }
+        }
+        self.plans = Some(plans);
     }
 
     pub fn get(&self, id: &str) -> Option<&Item> {

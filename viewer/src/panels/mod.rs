@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod kpi;
+pub mod plans;
 pub mod sim;
 pub mod status_bar;
 pub mod work_orders;
@@ -15,18 +16,26 @@ use serde::{Deserialize, Serialize};
 pub enum Tab {
     Alerts,
     WorkOrders,
+    Plans,
     Kpi,
     Simulation,
     Inspector,
 }
 
 impl Tab {
-    pub const LEFT: [Tab; 4] = [Tab::Alerts, Tab::WorkOrders, Tab::Kpi, Tab::Simulation];
+    pub const LEFT: [Tab; 5] = [
+        Tab::Alerts,
+        Tab::WorkOrders,
+        Tab::Plans,
+        Tab::Kpi,
+        Tab::Simulation,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Tab::Alerts => "Alerts",
             Tab::WorkOrders => "Work orders",
+            Tab::Plans => "Plans",
             Tab::Kpi => "Overview",
             Tab::Simulation => "Simulation",
             Tab::Inspector => "Inspector",
