@@ -174,7 +174,8 @@ fn city_tracking_beats_the_raw_fixes() {
 
 /// The farm's disease zones against the world's outbreaks: on a seed whose
 /// first outbreak grows into view, a zone is opened over it, its parcels
-/// are infected ones, and no zone opens where nothing is.
+/// are infected ones, and zones where nothing is stay within the goal of
+/// one per 90 days.
 #[test]
 fn farm_disease_zones_are_scored_against_the_outbreaks() {
     let out = ok(&twin(&[
@@ -194,7 +195,7 @@ fn farm_disease_zones_are_scored_against_the_outbreaks() {
     assert!(n("disease_outbreaks_detected") >= 1.0, "{v}");
     assert!(n("disease_iou") > 0.2 && n("disease_iou") <= 1.0, "{v}");
     assert!(n("disease_detection_delay_days") > 0.0, "{v}");
-    assert_eq!(n("false_disease_zones"), 0.0, "{v}");
+    assert!(n("false_disease_zones_per_90d") <= 1.0, "{v}");
     assert!(
         v.get("position_count").is_none(),
         "no tracker on the farm: {v}"
