@@ -3,7 +3,7 @@
 # docs/screenshots/map.png (the map with the overview panel) and
 # docs/screenshots/inspector.png (an air-quality station in the inspector);
 # on the cocoa farm docs/screenshots/farm.png (parcels by NDVI and the
-# disease zone the twin opened, in the inspector), after 70 simulated days
+# disease zone the twin opened, in the inspector), after 96 simulated days
 # run as fast as possible into a store the twin then serves; and likewise
 # docs/screenshots/city-forecast.png (a traffic loop's flow with the twin's
 # forecast as a band ahead), after four city days; and
@@ -88,12 +88,12 @@ shot() {
 shot map --panel kpi
 shot inspector --select sensor/aq-2-0 --panel inspector
 
-# The farm: seed 1 sees its first outbreak (swollen shoot) in June; by day
-# 70 the twin keeps a zone over it.
-"$bin/twin" run --scenario farm-cocoa --seed 1 --for 70d --clock max \
+# The farm: on seed 3 swollen shoot spreads over the summer; by day 96 the
+# twin keeps two zones over it, and the irrigation planner waters parcels.
+"$bin/twin" run --scenario farm-cocoa --seed 3 --for 96d --clock max \
     --store "$work/farm" >"$work/farm-run.log" 2>&1
 farm_port=$((port + 1))
-"$bin/twin" run --scenario farm-cocoa --seed 1 --store "$work/farm" \
+"$bin/twin" run --scenario farm-cocoa --seed 3 --store "$work/farm" \
     --listen "127.0.0.1:$farm_port" --token screenshot --clock x600 --forever \
     >"$work/farm.log" 2>&1 &
 pids+=($!)

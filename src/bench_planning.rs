@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde_json::json;
 use twin_core::value::{Estimate, Path};
 use twin_core::{EntityId, Event, EventBody, Kind, Measurand, SimTime, Value};
-use twin_plan::schedule::{self, Effort, Job, Live, Member};
+use twin_plan::schedule::{self, Effort, Live};
 use twin_plan::{Planners, Seen, Spec};
 
 use crate::eval::round;
@@ -29,31 +29,7 @@ fn median(mut secs: Vec<f64>) -> f64 {
 }
 
 pub fn maintenance(orders: usize, technicians: usize, runs: usize) -> Result<serde_json::Value> {
-    let jobs: Vec<Job> = (0..orders as u64)
-        .map(|i| Job {
-            id: i,
-            at: ((i * 7_919 % 1_000) as f64, (i * 104_729 % 1_000) as f64),
-            duration_s: 1.5 * 3_600.0 * (1 + i % 3) as f64,
-            skill: if i % 2 == 0 {
-                "mechanical"
-            } else {
-                "electrical"
-            }
-            .into(),
-            priority: 1 + (i % 3) as u8,
-        })
-        .collect();
-    let crew: Vec<Member> = (0..technicians)
-        .map(|k| Member {
-            at: (0.0, 0.0),
-            skills: if k % 2 == 0 {
-                vec!["mechanical".into(), "electrical".into()]
-            } else {
-                vec!["mechanical".into()]
-            },
-            shifts: vec![(0.0, 16.0 * 3_600.0)],
-        })
-        .collect();
+    let (jobs, crew) = schedule::synthetic(orders, technicians);
     let mut secs = Vec::new();
     let mut placed = 0;
     for _ in 0..runs.max(1) {
