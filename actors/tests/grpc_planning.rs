@@ -152,3 +152,85 @@ async fn work_orders_are_read_by_any_role_and_changed_by_writers() {
     assert_eq!(o.state(), pb::WorkOrderState::Cancelled);
     assert_eq!(o.history.last().unwrap().by, "operator");
 }
+
+/// The next event a watch delivers, within 10 s.
+async fn next_event(watch: &mut tonic::Streaming<pb::WatchResponse>) -> pb::Event {
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let m = watch.message().await.unwrap().expect("the watch goes on");
+            if let Some(pb::watch_response::Message::Events(b)) = m.message
+                && let Some(e) = b.events.into_iter().next()
+            {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("an event within 10 s")
+}
+
+fn remind(measurand: &str, message: &str) -> pb::SendCommandsRequest {
+    pb::SendCommandsRequest {
+        commands: vec![pb::Command {
+            entity: "machine/m0".into(),
+            time_ms: 0,
+            action: Some(pb::command::Action::Remind(pb::Remind {
+                measurand: measurand.into(),
+                message: message.into(),
+            })),
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_is_an_informational_alert_watched_and_bad_ones_are_refused_by_field() {
+    let f = fixture(Default::default()).await;
+    let mut reader = client(&f, Some(READER)).await;
+    let mut watch = reader
+        .watch_alerts(pb::WatchAlertsRequest {
+            min_severity: pb::Severity::Info as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let denied = reader
+        .send_commands(remind("temperature", "check the seal"))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    let mut writer = client(&f, Some(WRITER)).await;
+    let long = "x".repeat(twin_core::Action::MAX_MESSAGE + 1);
+    for (req, field) in [
+        (remind("temperature", &long), "remind.message"),
+        (remind("loudness", "check"), "remind.measurand"),
+    ] {
+        let refused = writer.send_commands(req).await.unwrap().into_inner();
+        assert_eq!(refused.applied, 0);
+        assert!(
+            refused.errors.iter().any(|e| e.field.ends_with(field)),
+            "{refused:?}"
+        );
+    }
+    let sent = writer
+        .send_commands(remind("temperature", "check the seal"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.applied, 1, "{sent:?}");
+    let event = next_event(&mut watch).await;
+    assert_eq!(event.r#type, pb::EventType::AlertRaised as i32);
+    assert_eq!(event.severity, pb::Severity::Info as i32);
+    assert_eq!(
+        (event.entity.as_str(), event.message.as_str()),
+        ("machine/m0", "check the seal")
+    );
+    // Cleared by an empty message.
+    writer
+        .send_commands(remind("temperature", ""))
+        .await
+        .unwrap();
+    let cleared = next_event(&mut watch).await;
+    assert_eq!(cleared.r#type, pb::EventType::AlertCleared as i32);
+}
