@@ -22,7 +22,7 @@ use twin_core::store::Store;
 use twin_core::workorder::WorkOrder;
 use twin_core::{Command, EntityId, SimTime};
 use twin_plan::schedule::{Live, Recorded, Schedule};
-use twin_plan::{Planner, Planners, Seen};
+use twin_plan::{Planner, Planners, Seen, Wants};
 
 use crate::areas::{Known, known, restore};
 use crate::bus::{Bus, Delivery, Filter, Subscription};
@@ -40,6 +40,8 @@ pub struct Board {
 
 pub(crate) struct PlanHost {
     planners: Vec<(String, Box<dyn Planner>)>,
+    /// What each planner asked for, in the same order.
+    wants: Vec<Wants>,
     revisions: Vec<u64>,
     sub: Subscription,
     known: HashMap<EntityId, Known>,
@@ -83,11 +85,11 @@ impl PlanHost {
                 });
             }
         }
+        let wants: Vec<Wants> = planners.iter().map(|(_, p)| p.wants()).collect();
         let mut filter = Filter::default();
-        for (_, p) in &planners {
-            let w = p.wants();
-            filter.kinds.extend(w.kinds);
-            filter.types.extend(w.types);
+        for w in &wants {
+            filter.kinds.extend(w.kinds.iter().copied());
+            filter.types.extend(w.types.iter().copied());
         }
         filter.kinds.sort();
         filter.kinds.dedup();
@@ -97,6 +99,7 @@ impl PlanHost {
         let mut host = PlanHost {
             revisions: vec![u64::MAX; planners.len()],
             planners,
+            wants,
             sub,
             known: HashMap::new(),
             board,
@@ -182,8 +185,7 @@ impl PlanHost {
                 fed_by: k.fed_by,
                 area_m2: k.area_m2,
             };
-            for (_, p) in &mut self.planners {
-                let w = p.wants();
+            for ((_, p), w) in self.planners.iter_mut().zip(&self.wants) {
                 if (w.kinds.is_empty() || w.kinds.contains(&e.entity.kind()))
                     && w.types.contains(&e.body.event_type())
                 {

@@ -176,7 +176,29 @@ impl Bed {
     }
 }
 
+/// A reminder about a bed's watering (`None` clears it).
+fn remind(entity: EntityId, now: SimTime, message: Option<String>) -> Command {
+    Command {
+        entity,
+        time: now,
+        action: Action::Remind {
+            measurand: Measurand::Irrigation,
+            message: message.map(Arc::from),
+        },
+    }
+}
+
 impl Irrigation {
+    /// The plan a bed is waiting on or running, if any.
+    fn plan_of(&self, bed: &Bed) -> Option<&Plan> {
+        let i = self
+            .s
+            .plans
+            .binary_search_by_key(&bed.plan?, |p| p.id)
+            .ok()?;
+        Some(&self.s.plans[i])
+    }
+
     fn plan_mut(&mut self, id: u64) -> Option<&mut Plan> {
         let i = self.s.plans.binary_search_by_key(&id, |p| p.id).ok()?;
         Some(&mut self.s.plans[i])
@@ -253,25 +275,19 @@ impl Irrigation {
             Some(id) => id,
             None => self.open_plan(entity, now),
         };
-        let remind = self.p.remind;
+        let reminding = self.p.remind;
         let plan = self.plan_mut(id).expect("the bed's plan is kept");
         if plan.reason == reason {
             return;
         }
         let first = plan.reason.is_empty();
         plan.reason = reason;
-        if remind && first {
-            let c = Command {
+        if reminding && first {
+            let c = remind(
                 entity,
-                time: now,
-                action: Action::Remind {
-                    measurand: Measurand::Irrigation,
-                    message: Some(Arc::from(format!(
-                        "{entity}: watering held back: {}",
-                        plan.reason
-                    ))),
-                },
-            };
+                now,
+                Some(format!("{entity}: watering held back: {}", plan.reason)),
+            );
             plan.commands.push(c.clone());
             out.push(c);
         }
@@ -308,17 +324,14 @@ impl Irrigation {
         }
         let hours = depth / self.p.mm_per_hour;
         if self.p.remind {
-            commands.push(Command {
+            commands.push(remind(
                 entity,
-                time: now,
-                action: Action::Remind {
-                    measurand: Measurand::Irrigation,
-                    message: Some(Arc::from(format!(
-                        "{entity}: water {depth:.1} mm (about {:.0} L) now: {reason}",
-                        depth * area
-                    ))),
-                },
-            });
+                now,
+                Some(format!(
+                    "{entity}: water {depth:.1} mm (about {:.0} L) now: {reason}",
+                    depth * area
+                )),
+            ));
         }
         let plan = self.plan_mut(id).expect("the bed's plan is kept");
         plan.state = PlanState::Running;
@@ -344,7 +357,7 @@ impl Irrigation {
         let Some(id) = self.s.beds.get_mut(&entity).and_then(|b| b.plan.take()) else {
             return;
         };
-        let remind = self.p.remind;
+        let reminding = self.p.remind;
         let Some(plan) = self.plan_mut(id) else {
             return;
         };
@@ -363,15 +376,8 @@ impl Irrigation {
                 Value::Number(0.0),
             ));
         }
-        if remind {
-            commands.push(Command {
-                entity,
-                time: now,
-                action: Action::Remind {
-                    measurand: Measurand::Irrigation,
-                    message: None,
-                },
-            });
+        if reminding {
+            commands.push(remind(entity, now, None));
         }
         plan.commands.extend(commands.iter().cloned());
         out.extend(commands);
@@ -388,10 +394,7 @@ impl Irrigation {
         let Some(m) = bed.moisture(now) else {
             return false;
         };
-        let state = bed
-            .plan
-            .and_then(|id| self.s.plans.binary_search_by_key(&id, |p| p.id).ok())
-            .map(|i| self.s.plans[i].state);
+        let state = self.plan_of(bed).map(|p| p.state);
         if state == Some(PlanState::Running) {
             return true;
         }
@@ -469,12 +472,8 @@ impl Irrigation {
             .beds
             .values()
             .map(|b| {
-                b.plan.is_some_and(|id| {
-                    self.s
-                        .plans
-                        .binary_search_by_key(&id, |p| p.id)
-                        .is_ok_and(|i| self.s.plans[i].state == PlanState::Running)
-                })
+                self.plan_of(b)
+                    .is_some_and(|p| p.state == PlanState::Running)
             })
             .collect();
         for ((id, bed), want) in self.s.beds.iter_mut().zip(running) {
@@ -609,15 +608,8 @@ impl Planner for Irrigation {
             .beds
             .iter()
             .filter(|(_, b)| {
-                b.plan.is_some_and(|id| {
-                    self.s
-                        .plans
-                        .binary_search_by_key(&id, |p| p.id)
-                        .is_ok_and(|i| {
-                            let p = &self.s.plans[i];
-                            p.state == PlanState::Running && p.end <= now
-                        })
-                })
+                self.plan_of(b)
+                    .is_some_and(|p| p.state == PlanState::Running && p.end <= now)
             })
             .map(|(id, _)| *id)
             .collect();
