@@ -11,11 +11,13 @@
 //! - [`shard_actor`]: the actix actor around it, and its messages;
 //! - [`runtime`]: starting shards, routing batches, lockstep ordering;
 //! - [`bus`]: event fan-out that never waits for a slow subscriber;
+//! - [`feeds`]: the counters of live feeds (MQTT, replayed files);
 //! - [`listing`]: every entity, resident or passivated, a page at a time.
 
 mod areas;
 pub mod bench;
 pub mod bus;
+pub mod feeds;
 pub mod grpc;
 pub mod inference;
 pub mod journal;

@@ -127,6 +127,7 @@ pub struct Runtime {
     /// The planners, when any is configured (see [`crate::planning`]).
     planning: Mutex<Option<PlanHost>>,
     board: Arc<RwLock<Board>>,
+    feeds: crate::feeds::Feeds,
 }
 
 impl Runtime {
@@ -194,6 +195,7 @@ impl Runtime {
             log: Mutex::new(EventLogHash::default()),
             actix: Some(ActixThread { system, thread }),
             journal,
+            feeds: Default::default(),
         };
         runtime.recover()?;
         Ok(runtime)
@@ -205,6 +207,11 @@ impl Runtime {
 
     pub(crate) fn cores(&self) -> &[SharedCore] {
         &self.cores
+    }
+
+    /// The live feeds writing into this runtime, and what each has done.
+    pub fn feeds(&self) -> &crate::feeds::Feeds {
+        &self.feeds
     }
 
     pub fn store(&self) -> Option<&Store> {

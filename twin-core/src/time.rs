@@ -53,6 +53,9 @@ impl SimTime {
     pub fn saturating_sub(self, other: SimTime) -> SimTime {
         SimTime(self.0.saturating_sub(other.0))
     }
+    pub fn saturating_add(self, other: SimTime) -> SimTime {
+        SimTime(self.0.saturating_add(other.0))
+    }
 
     /// Parses durations such as `90s`, `15m`, `2h`, `7d` or `250ms`.
     pub fn parse_duration(s: &str) -> Result<SimTime, String> {

@@ -130,20 +130,9 @@ fn refused_item(index: usize, e: convert::FieldError) -> pb::ItemError {
 }
 
 fn item_error(index: usize, e: &twin_core::InputError, field: String) -> pb::ItemError {
-    use twin_core::InputError as E;
-    let code = match e {
-        E::UnknownEntity(_) => "unknown_entity",
-        E::NotFinite { .. } => "not_finite",
-        E::WrongType { .. } => "wrong_type",
-        E::OutOfRange { .. } => "out_of_range",
-        E::OutOfOrder { .. } => "out_of_order",
-        E::BadForecast { .. } => "bad_forecast",
-        E::StoreUnavailable { .. } => "store_unavailable",
-        _ => "refused",
-    };
     pb::ItemError {
         index: index as u32,
-        code: code.into(),
+        code: e.code().into(),
         field,
         message: e.to_string(),
     }

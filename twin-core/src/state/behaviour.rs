@@ -105,6 +105,25 @@ pub enum InputError {
     StoreUnavailable { entity: EntityId, reason: String },
 }
 
+impl InputError {
+    /// A short, stable name of the refusal, for counters and API errors.
+    pub fn code(&self) -> &'static str {
+        use InputError as E;
+        match self {
+            E::UnknownEntity(_) => "unknown_entity",
+            E::NotFinite { .. } => "not_finite",
+            E::WrongType { .. } => "wrong_type",
+            E::OutOfRange { .. } => "out_of_range",
+            E::OutOfOrder { .. } => "out_of_order",
+            E::BadForecast { .. } => "bad_forecast",
+            E::StoreUnavailable { .. } => "store_unavailable",
+            E::NotApplicable { .. } => "not_applicable",
+            E::NotMeasured { .. } => "not_measured",
+            _ => "refused",
+        }
+    }
+}
+
 /// How an accepted observation was used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {

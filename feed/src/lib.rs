@@ -1,0 +1,28 @@
+//! # twin-feed: live feeds into the twin
+//!
+//! Devices, gateways and recorded series reach the twin through here:
+//!
+//! - [`reading`]: what a message decodes to, and the checks every decoder
+//!   shares (values by measurand type, timestamps, field paths);
+//! - [`scheme`]: the default topic scheme `twin/<kind>/<name>/<measurand>`
+//!   with bare, JSON or SenML ([`senml`]) payloads;
+//! - [`map`]: a TOML map for other shapes (topic patterns with captures,
+//!   JSON fields, [`units`], timestamp formats, entity templates);
+//! - [`apply`]: readings into the runtime, duplicates ([`dedup`]) dropped,
+//!   outcomes counted on the runtime's feed board;
+//! - [`mqtt`]: the broker connection and the QoS 1 subscription.
+//!
+//! Nothing here trusts a message: every failure is counted by reason and
+//! the feed goes on.
+
+pub mod apply;
+pub mod dedup;
+pub mod map;
+pub mod mqtt;
+pub mod reading;
+pub mod scheme;
+pub mod senml;
+pub mod units;
+
+pub use map::Map;
+pub use reading::{Clock, Decoded, Malformed, Reading};

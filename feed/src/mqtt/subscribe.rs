@@ -1,0 +1,182 @@
+//! The MQTT feed in: a persistent QoS 1 subscription whose messages become
+//! readings in the twin.
+//!
+//! - The session is persistent (`clean_session = false`, a stable client
+//!   id): while the twin is away the broker keeps its QoS 1 messages, and
+//!   hands them over when it returns.
+//! - A message is acknowledged only once what it carries is applied, and
+//!   durable when the store is ([`Applier`] runs with `durable`): a twin
+//!   that dies before the ack gets the message again. Acks go in the order
+//!   the messages came, as MQTT asks.
+//! - The connection is watched by one task that polls it; when it drops it
+//!   waits a back-off with jitter ([`super::backoff`]) and reconnects,
+//!   subscribing again if the broker lost the session.
+//! - Messages are taken in batches of up to [`BATCH`], so that one sync
+//!   serves many.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rumqttc::{AsyncClient, Event, Packet, Publish, QoS, SubscribeFilter};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+use twin_actors::Runtime;
+use twin_actors::feeds::FeedStats;
+use twin_core::{SimTime, Source};
+
+use super::Connection;
+use crate::apply::Applier;
+use crate::map::Map;
+use crate::reading::Clock;
+
+/// Most messages applied in one batch.
+pub const BATCH: usize = 512;
+/// Largest message taken, bytes (a SenML pack of a few thousand readings).
+pub const MAX_MESSAGE: usize = 256 * 1024;
+
+/// What a feed needs besides the broker: how to read messages and the
+/// twin's clock.
+pub struct Feed {
+    pub connection: Connection,
+    pub map: Map,
+    /// The twin's clock now (simulated or wall-clock time).
+    pub clock: Arc<dyn Fn() -> Clock + Send + Sync>,
+    /// How far ahead of the clock a reading may be; `None`: any time.
+    pub max_skew: Option<SimTime>,
+}
+
+/// Runs the feed until `stop` turns true. Returns an error only if the
+/// runtime fails for good; a broker down is retried for ever.
+pub async fn run(
+    feed: Feed,
+    runtime: Arc<Runtime>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let url = feed.connection.endpoint.url();
+    let stats = runtime.feeds().register("mqtt", &url);
+    let mut options = feed.connection.options(MAX_MESSAGE)?;
+    options.set_clean_session(false);
+    options.set_manual_acks(true);
+    let (client, mut events) = AsyncClient::new(options, 4 * BATCH);
+    let filters = feed.map.subscriptions();
+    let (tx, mut rx) = mpsc::channel::<Publish>(4 * BATCH);
+
+    // The connection: polled here, publishes handed to the applier.
+    let poller = {
+        let (client, stats) = (client.clone(), stats.clone());
+        tokio::spawn(async move {
+            let mut failures = 0u32;
+            let mut ever = false;
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send(p).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        failures = 0;
+                        stats.connected.store(true, Ordering::Relaxed);
+                        if ever {
+                            FeedStats::add(&stats.reconnects, 1);
+                        }
+                        ever = true;
+                        info!(broker = %stats.source, session = ack.session_present, "MQTT connected");
+                        if !ack.session_present {
+                            let subs = filters
+                                .iter()
+                                .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                            if let Err(e) = client.try_subscribe_many(subs) {
+                                stats.set_error(format!("subscribe: {e}"));
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        stats.connected.store(false, Ordering::Relaxed);
+                        stats.set_error(format!("connection: {e}"));
+                        let wait = super::backoff(failures);
+                        failures = failures.saturating_add(1);
+                        if failures <= 3 || failures.is_multiple_of(20) {
+                            warn!(broker = %stats.source, "MQTT connection: {e}; retrying in {:.1} s", wait.as_secs_f64());
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        })
+    };
+
+    let mut applier = Applier::new(runtime, stats.clone(), Source::Mqtt);
+    applier.max_skew = feed.max_skew;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut retry_stop = stop.clone();
+    let result = loop {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break Ok(()),
+            n = rx.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    break Err("the MQTT connection task ended".to_string());
+                }
+                if let Err(e) = take(&mut applier, &feed, &batch, &mut retry_stop).await {
+                    break Err(e);
+                }
+                for p in batch.drain(..) {
+                    // Queued for the connection; a dropped connection
+                    // means the broker sends the message again.
+                    let _ = client.ack(&p).await;
+                }
+            }
+        }
+    };
+    let _ = client.try_disconnect();
+    poller.abort();
+    stats.connected.store(false, Ordering::Relaxed);
+    result
+}
+
+/// Decodes and applies one batch; a runtime error is retried with back-off
+/// (the messages stay unacknowledged) until it passes or the feed stops.
+async fn take(
+    applier: &mut Applier,
+    feed: &Feed,
+    batch: &[Publish],
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
+    let stats = applier.stats().clone();
+    FeedStats::add(&stats.messages, batch.len() as u64);
+    stats
+        .last_message_ms
+        .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
+    let clock = (feed.clock)();
+    let mut readings = Vec::new();
+    for p in batch {
+        let topic = p.topic.as_str();
+        match feed.map.decode(topic, &p.payload, &clock) {
+            Ok(d) => {
+                for e in &d.bad {
+                    applier.malformed(topic, e);
+                }
+                readings.extend(d.readings);
+            }
+            Err(e) => applier.malformed(topic, &e),
+        }
+    }
+    let mut attempt = 0;
+    loop {
+        match applier.apply(readings.clone(), clock.now).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                stats.set_error(format!("the twin could not apply a batch: {e}"));
+                warn!("MQTT feed: the twin could not apply a batch ({e}); retrying");
+                let wait = super::backoff(attempt);
+                attempt += 1;
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return Err(format!("stopped with a batch unapplied: {e}")),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
