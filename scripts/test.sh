@@ -3,10 +3,13 @@
 # Python 3: the Rust tests (a real sled store in temporary directories, real
 # actor threads, a real gRPC server and client on loopback, child processes
 # for crash tests), then the Python client against a real `twin run`
-# (grpcio installed from PyPI into target/py-venv by scripts/test-python.sh).
+# (grpcio installed from PyPI into target/py-venv by scripts/test-python.sh),
+# and real Mosquitto brokers on loopback (installed by scripts/mosquitto.sh).
 # Ends with one line totalling every test's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The MQTT tests talk to a real Mosquitto.
+scripts/mosquitto.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

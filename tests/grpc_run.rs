@@ -1,23 +1,15 @@
 //! `twin run` serving twin.v1: a real client drives the simulation of a
 //! running scenario (pause, step, resume, speed, commands).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsStr;
 use std::time::Duration;
 
-use tonic::Request;
 use tonic::transport::Channel;
 use twin_proto::v1 as pb;
 use twin_proto::v1::twin_client::TwinClient;
 
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
+use common::{Run, req};
 
 /// Starts `twin run` on the city and returns it with its gRPC address.
 fn start() -> (Run, String) {
@@ -26,40 +18,9 @@ fn start() -> (Run, String) {
 
 /// Starts `twin run` with `args`, in memory, for ever, serving gRPC.
 fn start_on(args: &[&str]) -> (Run, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .arg("run")
-        .args(args)
-        .args([
-            "--ephemeral",
-            "--forever",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            "tok",
-        ])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().expect("twin run printed its address").unwrap();
-        if let Some(a) = line.strip_prefix("gRPC listening on ") {
-            break a.to_string();
-        }
-    };
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    (Run(child), addr)
-}
-
-fn req<T>(m: T) -> Request<T> {
-    let mut r = Request::new(m);
-    r.metadata_mut()
-        .insert("authorization", "Bearer tok".parse().unwrap());
-    r
+    let mut all: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    all.push(OsStr::new("--ephemeral"));
+    common::spawn_run(&all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,9 +102,12 @@ impl FeedStats {
     }
 }
 
+/// A feed's kind (`mqtt`) and its counters.
+pub type Feed = (String, Arc<FeedStats>);
+
 /// Every feed of a runtime, in the order they started.
 #[derive(Clone, Debug, Default)]
-pub struct Feeds(Arc<Mutex<Vec<(String, Arc<FeedStats>)>>>);
+pub struct Feeds(Arc<Mutex<Vec<Feed>>>);
 
 impl Feeds {
     /// Registers a feed under `name` and returns its counters.
@@ -117,7 +120,7 @@ impl Feeds {
         stats
     }
 
-    pub fn list(&self) -> Vec<(String, Arc<FeedStats>)> {
+    pub fn list(&self) -> Vec<Feed> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -243,7 +243,7 @@ async fn every_method_needs_a_valid_token_but_health() {
     for token in [None, Some("wrong")] {
         let c = client(&f, token).await;
         let answers = call_every_method(&c).await;
-        assert_eq!(answers.len(), 22);
+        assert_eq!(answers.len(), 23);
         for (method, answer) in answers {
             let e = answer.unwrap_err();
             assert_eq!(e.code(), Code::Unauthenticated, "{method} with {token:?}");

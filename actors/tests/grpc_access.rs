@@ -33,7 +33,7 @@ async fn every_method_is_allowed_or_denied_by_the_tokens_role() {
     ] {
         let c = client(&f, Some(token)).await;
         let answers = call_every_method(&c).await;
-        assert_eq!(answers.len(), 22);
+        assert_eq!(answers.len(), 23);
         for (method, answer) in answers {
             let code = answer.err().map_or(Code::Ok, |e| e.code());
             if role < needs(method) {

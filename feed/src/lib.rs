@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod dedup;
 pub mod map;
+pub mod mosquitto;
 pub mod mqtt;
 pub mod reading;
 pub mod scheme;

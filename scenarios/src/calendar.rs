@@ -42,6 +42,14 @@ impl Calendar {
         self.epoch
     }
 
+    /// The Unix time of simulated time zero, ms, reading the epoch as UTC
+    /// (how timestamps from outside, RFC 3339 or Unix, map onto the clock).
+    pub fn epoch_unix_ms(&self) -> i64 {
+        self.epoch
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_or(0, |z| z.timestamp().as_millisecond())
+    }
+
     pub fn civil(&self, at: SimTime) -> Civil {
         let start_of_day = self.epoch.date().to_datetime(jiff::civil::Time::midnight());
         let since_midnight_ms = self.epoch.duration_since(start_of_day).as_millis() as i64;

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod geojson;
 pub mod profiles;
 pub mod sensor;
+pub mod site;
 mod size;
 pub mod spec;
 pub mod world;

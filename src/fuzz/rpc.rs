@@ -152,6 +152,7 @@ pub fn methods() -> Vec<Method> {
             pb::StepRequest { duration_ms: 1_000 },
         ),
         m("/twin.v1.Twin/ListScenarios", Unary, pb::Empty {}),
+        m("/twin.v1.Twin/ListFeeds", Unary, pb::Empty {}),
         m(
             "/twin.v1.Twin/LoadScenario",
             Unary,

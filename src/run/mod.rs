@@ -28,7 +28,10 @@ use twin_core::{Clock, ClockMode, EventBody, EventType, SimTime};
 use twin_scenarios::catalog::Catalog;
 use twin_scenarios::{Scenario, SimWorld};
 
+mod feeds;
 mod serve;
+mod site;
+pub use feeds::FeedArgs;
 pub use serve::ServeArgs;
 use serve::serve;
 
@@ -44,6 +47,11 @@ pub struct Args {
     /// farm-cocoa, garden).
     #[arg(long, default_value = "farm-cocoa")]
     scenario: String,
+    /// A live site instead of a scenario: the entities of a site file, no
+    /// simulated world, wall-clock time, readings from the feeds (`--mqtt`,
+    /// gRPC ingest, `twin feed`).
+    #[arg(long, conflicts_with_all = ["scenario", "record", "clock"])]
+    site: Option<PathBuf>,
     /// Store directory (created if missing).
     #[arg(long, default_value = "./twin-data")]
     store: PathBuf,
@@ -81,6 +89,8 @@ pub struct Args {
     hash_every: u64,
     #[command(flatten)]
     serve: ServeArgs,
+    #[command(flatten)]
+    feeds: FeedArgs,
     /// Print no summary at the end (the log still says what happens).
     #[arg(long)]
     quiet: bool,
@@ -142,6 +152,7 @@ impl From<RecordArgs> for Args {
     fn from(r: RecordArgs) -> Args {
         Args {
             scenario: r.scenario,
+            site: None,
             store: PathBuf::new(),
             ephemeral: true,
             engine: r.engine,
@@ -155,6 +166,7 @@ impl From<RecordArgs> for Args {
             record: Some(r.out),
             hash_every: r.hash_every,
             serve: ServeArgs::off(),
+            feeds: FeedArgs::default(),
             quiet: false,
             watchdog: false,
         }
@@ -263,21 +275,12 @@ pub async fn run(
     stop: Stop,
     ready: impl FnOnce(Option<std::net::SocketAddr>),
 ) -> Result<()> {
+    if let Some(site) = &args.site {
+        return site::run(&args, site, stop, ready).await;
+    }
     let scenario = scenario(&args)?;
     let mode = args.clock.unwrap_or(scenario.spec.clock.0);
-    let retention = Retention {
-        raw: args.raw_retention,
-        rollups: args.rollup_retention,
-        events: args.event_retention,
-    };
-    let store = if args.ephemeral {
-        args.engine.temporary(retention)?
-    } else {
-        args.engine.open(&args.store, retention)?
-    };
-    if args.watchdog {
-        watch_store(store.clone());
-    }
+    let store = open_store(&args)?;
     let start = SimTime(store.get_meta::<i64>("sim_time")?.unwrap_or(0));
     let recording = args.record.is_some();
     if recording && start != SimTime::ZERO {
@@ -340,7 +343,15 @@ pub async fn run(
         waker.wake.notify_one();
     });
     let stop = flag;
-    let server = serve(&args.serve, runtime.clone(), control.clone()).await?;
+    let server = serve(&args.serve, runtime.clone(), Some(control.clone())).await?;
+    let clock = {
+        let (control, epoch_unix_ms) = (control.clone(), scenario.calendar.epoch_unix_ms());
+        Arc::new(move || twin_feed::Clock {
+            now: twin_actors::grpc::SimControl::status(&*control).time,
+            epoch_unix_ms,
+        })
+    };
+    let feeds = feeds::Feeds::start(&args.feeds, &runtime, clock, args.serve.max_skew)?;
     ready(server.addr);
 
     let duration = if args.forever {
@@ -438,8 +449,12 @@ pub async fn run(
     let raised = run.raised;
     let (_, mut tally) = run.driver.finish().await?;
     tally.add(&run.earlier);
+    feeds.stop().await;
     hourly(&runtime, &store, sim).await?;
     server.stop().await;
+    if !args.quiet {
+        feeds::report(&runtime);
+    }
     match Arc::try_unwrap(runtime) {
         Ok(runtime) => runtime.shutdown().await?,
         Err(_) => warn!("the runtime is still shared at exit; its last checkpoint stands"),
@@ -448,6 +463,25 @@ pub async fn run(
         report(&args, &store, sim - start, wall.elapsed(), &tally, raised);
     }
     Ok(())
+}
+
+/// The run's store (temporary with `--ephemeral`), watched when the
+/// command line asked for it.
+fn open_store(args: &Args) -> Result<Store> {
+    let retention = Retention {
+        raw: args.raw_retention,
+        rollups: args.rollup_retention,
+        events: args.event_retention,
+    };
+    let store = if args.ephemeral {
+        args.engine.temporary(retention)?
+    } else {
+        args.engine.open(&args.store, retention)?
+    };
+    if args.watchdog {
+        watch_store(store.clone());
+    }
+    Ok(store)
 }
 
 /// The state of the run loop that each step updates.

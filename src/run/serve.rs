@@ -60,7 +60,7 @@ pub struct ServeArgs {
     /// How far ahead of the simulation's clock an ingested observation may
     /// be (later ones are refused as `too_far_ahead`).
     #[arg(long, default_value = "5m", value_parser = twin_core::SimTime::parse_duration)]
-    max_skew: twin_core::SimTime,
+    pub max_skew: twin_core::SimTime,
     /// Directory of scenario files `LoadScenario` may load by file name
     /// (without it, only the built-ins).
     #[arg(long)]
@@ -114,10 +114,12 @@ fn fresh_token() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Serves `runtime`; `control` is the simulation's (`None` for a live
+/// site: simulation calls then answer `FAILED_PRECONDITION`).
 pub async fn serve(
     args: &ServeArgs,
     runtime: Arc<Runtime>,
-    control: Arc<RunControl>,
+    control: Option<Arc<RunControl>>,
 ) -> Result<ServerHandle> {
     if args.no_serve {
         return Ok(ServerHandle {
@@ -158,7 +160,7 @@ pub async fn serve(
             max_skew: args.max_skew,
         },
         runtime,
-        Some(control),
+        control.map(|c| c as Arc<dyn twin_actors::grpc::SimControl>),
         async move {
             let _ = stopped.await;
         },

@@ -166,9 +166,8 @@ pub fn required(path: &str) -> Role {
     match method {
         "GetEntity" | "ListEntities" | "GetRelations" | "GetMeasurands" | "WatchEntities"
         | "GetHistory" | "ListEvents" | "ListAlerts" | "WatchAlerts" | "ListWorkOrders"
-        | "GetWorkOrder" | "ListPlans" | "GetPlan" | "GetSimulation" | "ListScenarios" => {
-            Role::Read
-        }
+        | "GetWorkOrder" | "ListPlans" | "GetPlan" | "GetSimulation" | "ListScenarios"
+        | "ListFeeds" => Role::Read,
         "Ingest" | "SendCommands" => Role::Write,
         _ => Role::Admin,
     }

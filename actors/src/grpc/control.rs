@@ -41,7 +41,13 @@ impl TwinService {
                     events,
                 }
             }
+            // A live site runs on the wall clock, its time zero the Unix epoch.
             None => pb::SimulationStatus {
+                time_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+                clock: "real".into(),
+                speed: 1.0,
                 entities,
                 events,
                 ..Default::default()

@@ -98,6 +98,37 @@ pub(super) async fn get_measurands(
     }))
 }
 
+pub(super) async fn list_feeds(
+    svc: &TwinService,
+    _: Request<pb::Empty>,
+) -> Result<Response<pb::ListFeedsResponse>, Status> {
+    use crate::feeds::FeedStats as S;
+    use std::sync::atomic::Ordering;
+    let feeds = svc
+        .runtime
+        .feeds()
+        .list()
+        .into_iter()
+        .map(|(name, s)| pb::Feed {
+            name,
+            source: s.source.clone(),
+            connected: s.connected.load(Ordering::Relaxed),
+            messages: S::get(&s.messages),
+            readings: S::get(&s.readings),
+            applied: S::get(&s.applied),
+            duplicates: S::get(&s.duplicates),
+            malformed: S::get(&s.malformed),
+            refused: S::get(&s.refused),
+            created: S::get(&s.created),
+            reconnects: S::get(&s.reconnects),
+            last_message_unix_ms: s.last_message_ms.load(Ordering::Relaxed),
+            last_error: s.last_error(),
+            reasons: s.reasons().into_iter().collect(),
+        })
+        .collect();
+    Ok(Response::new(pb::ListFeedsResponse { feeds }))
+}
+
 pub(super) async fn list_alerts(
     svc: &TwinService,
     req: Request<pb::ListAlertsRequest>,

@@ -140,6 +140,13 @@ impl Twin for TwinService {
         queries::get_measurands(self, req).await
     }
 
+    async fn list_feeds(
+        &self,
+        req: Request<pb::Empty>,
+    ) -> Result<Response<pb::ListFeedsResponse>, Status> {
+        queries::list_feeds(self, req).await
+    }
+
     async fn get_history(
         &self,
         req: Request<pb::GetHistoryRequest>,

@@ -233,6 +233,7 @@ pub async fn call_every_method(c: &Client) -> Vec<(&'static str, Result<(), Stat
         "Step" step(pb::StepRequest::default()),
         "ListScenarios" list_scenarios(pb::Empty {}),
         "LoadScenario" load_scenario(pb::LoadScenarioRequest::default()),
+        "ListFeeds" list_feeds(pb::Empty {}),
     );
     out
 }

@@ -45,15 +45,27 @@ pub struct Feed {
     pub max_skew: Option<SimTime>,
 }
 
-/// Runs the feed until `stop` turns true. Returns an error only if the
-/// runtime fails for good; a broker down is retried for ever.
-pub async fn run(
+/// Registers the feed on the runtime's board (so that it is listed from
+/// now on) and runs it on a task until `stop` turns true. The task ends
+/// with an error only if the runtime fails for good; a broker down is
+/// retried for ever.
+pub fn start(
     feed: Feed,
     runtime: Arc<Runtime>,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), String>> {
+    let stats = runtime
+        .feeds()
+        .register("mqtt", &feed.connection.endpoint.url());
+    tokio::spawn(run(feed, runtime, stats, stop))
+}
+
+async fn run(
+    feed: Feed,
+    runtime: Arc<Runtime>,
+    stats: Arc<FeedStats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let url = feed.connection.endpoint.url();
-    let stats = runtime.feeds().register("mqtt", &url);
     let mut options = feed.connection.options(MAX_MESSAGE)?;
     options.set_clean_session(false);
     options.set_manual_acks(true);
@@ -76,13 +88,15 @@ pub async fn run(
                     }
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
-                        stats.connected.store(true, Ordering::Relaxed);
                         if ever {
                             FeedStats::add(&stats.reconnects, 1);
                         }
                         ever = true;
                         info!(broker = %stats.source, session = ack.session_present, "MQTT connected");
-                        if !ack.session_present {
+                        if ack.session_present {
+                            // The broker kept the subscriptions.
+                            stats.connected.store(true, Ordering::Relaxed);
+                        } else {
                             let subs = filters
                                 .iter()
                                 .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
@@ -90,6 +104,11 @@ pub async fn run(
                                 stats.set_error(format!("subscribe: {e}"));
                             }
                         }
+                    }
+                    // Connected means subscribed: what is published from
+                    // now on reaches the twin.
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        stats.connected.store(true, Ordering::Relaxed);
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -114,7 +133,7 @@ pub async fn run(
     let result = loop {
         tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => break Ok(()),
+            _ = stopped(&mut stop) => break Ok(()),
             n = rx.recv_many(&mut batch, BATCH) => {
                 if n == 0 {
                     break Err("the MQTT connection task ended".to_string());
@@ -173,10 +192,16 @@ async fn take(
                 let wait = super::backoff(attempt);
                 attempt += 1;
                 tokio::select! {
-                    _ = stop.wait_for(|s| *s) => return Err(format!("stopped with a batch unapplied: {e}")),
+                    _ = stopped(stop) => return Err(format!("stopped with a batch unapplied: {e}")),
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
     }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await.
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
 }

@@ -1,0 +1,48 @@
+//! What the tests that start `twin run` as a child process share.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use tonic::Request;
+
+/// A `twin run` child, killed when dropped.
+pub struct Run(pub Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `twin run ARGS --forever --listen 127.0.0.1:0 --token tok` and
+/// returns it with the gRPC address it printed.
+pub fn spawn_run(args: &[&std::ffi::OsStr]) -> (Run, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .arg("run")
+        .args(args)
+        .args(["--forever", "--listen", "127.0.0.1:0", "--token", "tok"])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("twin run printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("gRPC listening on ") {
+            break a.to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    (Run(child), addr)
+}
+
+/// `m` with the tests' token.
+pub fn req<T>(m: T) -> Request<T> {
+    let mut r = Request::new(m);
+    r.metadata_mut()
+        .insert("authorization", "Bearer tok".parse().unwrap());
+    r
+}

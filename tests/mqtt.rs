@@ -1,0 +1,319 @@
+//! The MQTT feed against a real Mosquitto and a real `twin run --site`:
+//! what `mosquitto_pub` sends shows up through gRPC, malformed messages are
+//! counted and skipped, duplicates are applied once, and a broker restart
+//! loses nothing published at QoS 1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+use twin_feed::mosquitto::Mosquitto;
+use twin_proto::v1 as pb;
+use twin_proto::v1::twin_client::TwinClient;
+
+mod common;
+use common::{Run, req};
+
+type Client = TwinClient<Channel>;
+
+const SITE: &str = r#"
+name = "test-site"
+
+[[entity]]
+id = "parcel/bed-1"
+subtype = "vegetables"
+
+[[entity]]
+id = "sensor/probe-1"
+subtype = "moisture"
+attached_to = "parcel/bed-1"
+
+[[entity]]
+id = "machine/press-1"
+subtype = "press"
+"#;
+
+/// Seed 003's shape: an ESP32 with a DHT22 and an SDS011 per zone.
+const MAP: &str = r#"
+[[topic]]
+pattern = "greencity/{zone}/{sensor}/data"
+entity = "sensor/{zone}-{sensor}"
+time = { field = "ts", format = "unix_ms" }
+on_unknown = "create"
+subtype = "air-station"
+attach_to = "zone/{zone}"
+reading = [
+  { measurand = "temperature", field = "dht22.t" },
+  { measurand = "humidity", field = "dht22.rh" },
+  { measurand = "pm25", field = "sds011.pm25", unit = "ug/m3" },
+  { measurand = "pm10", field = "sds011.pm10", unit = "ug/m3" },
+]
+"#;
+
+fn files(dir: &Path) -> (PathBuf, PathBuf) {
+    let (site, map) = (dir.join("site.toml"), dir.join("map.toml"));
+    std::fs::write(&site, SITE).unwrap();
+    std::fs::write(&map, MAP).unwrap();
+    (site, map)
+}
+
+/// `twin run --site` fed by `broker`, serving gRPC; its store in `store`.
+fn start(dir: &Path, store: &Path, broker: &str) -> (Run, String) {
+    let (site, map) = files(dir);
+    let args = [
+        "--site".as_ref(),
+        site.as_os_str(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--mqtt".as_ref(),
+        broker.as_ref(),
+        "--mqtt-client-id".as_ref(),
+        "twin-test".as_ref(),
+        "--mqtt-map".as_ref(),
+        map.as_os_str(),
+    ];
+    common::spawn_run(&args)
+}
+
+async fn connect(addr: String) -> Client {
+    let channel = Channel::from_shared(addr).unwrap().connect().await.unwrap();
+    TwinClient::new(channel)
+}
+
+/// Publishes with `mosquitto_pub` at QoS 1; `extra` adds options.
+fn publish(port: u16, topic: &str, payload: &str, extra: &[&str]) {
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", topic, "-m", payload])
+        .args(extra)
+        .status()
+        .expect("mosquitto_pub runs (scripts/mosquitto.sh installs it)");
+    assert!(status.success(), "mosquitto_pub {topic}");
+}
+
+async fn feed(c: &mut Client) -> pb::Feed {
+    let feeds = c
+        .list_feeds(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .feeds;
+    assert_eq!(feeds.len(), 1, "{feeds:?}");
+    feeds.into_iter().next().unwrap()
+}
+
+/// Polls until `check` holds of the feed, for at most 20 s.
+async fn until_feed(c: &mut Client, what: &str, check: impl Fn(&pb::Feed) -> bool) -> pb::Feed {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let f = feed(c).await;
+        if check(&f) {
+            return f;
+        }
+        assert!(Instant::now() < deadline, "{what}: {f:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn number(e: &pb::Entity, m: &str) -> Option<f64> {
+    let r = e.readings.iter().find(|r| r.measurand == m)?;
+    match r.value.as_ref()?.kind.as_ref()? {
+        pb::value::Kind::Number(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// Polls `id` until its `m` reads `want` (within 1e-6), for at most 20 s.
+async fn until_reading(c: &mut Client, id: &str, m: &str, want: f64) -> pb::Entity {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(e) = c
+            .get_entity(req(pb::GetEntityRequest { id: id.into() }))
+            .await
+        {
+            let e = e.into_inner();
+            if number(&e, m).is_some_and(|x| (x - want).abs() < 1e-6) {
+                return e;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} {m} never read {want}; feed: {:?}",
+            feed(c).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_payload_shape_becomes_readings_and_bad_ones_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    let (_run, addr) = start(dir.path(), &dir.path().join("store"), &broker.url());
+    let mut c = connect(addr).await;
+    until_feed(&mut c, "subscribed", |f| f.connected).await;
+    let port = broker.port;
+
+    // A bare number on the default scheme.
+    publish(port, "twin/sensor/probe-1/soil_moisture", "23.5", &[]);
+    until_reading(&mut c, "sensor/probe-1", "soil_moisture", 23.5).await;
+    // JSON with a unit to convert and a time.
+    let t = unix_ms() - 1_000;
+    publish(
+        port,
+        "twin/machine/press-1/temperature",
+        &format!(r#"{{"value": 320.15, "unit": "K", "time_ms": {t}, "seq": 1}}"#),
+        &[],
+    );
+    let e = until_reading(&mut c, "machine/press-1", "temperature", 47.0).await;
+    let r = e
+        .readings
+        .iter()
+        .find(|r| r.measurand == "temperature")
+        .unwrap();
+    assert_eq!(r.time_ms, t);
+    // A SenML pack of two readings.
+    publish(
+        port,
+        "twin/sensor/probe-1",
+        r#"[{"n": "battery", "u": "%EL", "v": 81}, {"n": "soil_moisture", "u": "/", "v": 0.25}]"#,
+        &[],
+    );
+    until_reading(&mut c, "sensor/probe-1", "battery", 81.0).await;
+    until_reading(&mut c, "sensor/probe-1", "soil_moisture", 25.0).await;
+    // Seed 003's message through the map: the station is created, attached
+    // to its zone, and each field read in its unit.
+    publish(
+        port,
+        "greencity/north/esp-3/data",
+        &format!(
+            r#"{{"ts": {}, "dht22": {{"t": 18.5, "rh": 61}}, "sds011": {{"pm25": 12.5, "pm10": 20}}}}"#,
+            unix_ms() - 500
+        ),
+        &[],
+    );
+    let e = until_reading(&mut c, "sensor/north-esp-3", "pm25", 12.5).await;
+    assert_eq!(number(&e, "temperature"), Some(18.5));
+    assert_eq!(number(&e, "humidity"), Some(61.0));
+    assert_eq!(number(&e, "pm10"), Some(20.0));
+    assert_eq!(e.subtype, "air-station");
+    assert!(
+        e.relations.iter().any(|r| r.target == "zone/north"),
+        "{:?}",
+        e.relations
+    );
+
+    // A malformed payload is counted with its reason and skipped; the next
+    // good one is applied.
+    let before = feed(&mut c).await;
+    publish(port, "twin/sensor/probe-1/soil_moisture", "wet", &[]);
+    publish(
+        port,
+        "twin/sensor/probe-1/soil_moisture",
+        "{\"value\": ",
+        &[],
+    );
+    publish(port, "twin/sensor/probe-1/soil_moisture", "31", &[]);
+    until_reading(&mut c, "sensor/probe-1", "soil_moisture", 31.0).await;
+    let f = until_feed(&mut c, "two malformed", |f| {
+        f.malformed == before.malformed + 2
+    })
+    .await;
+    assert_eq!(f.reasons.get("bad_value"), Some(&1), "{f:?}");
+    assert_eq!(f.reasons.get("bad_json"), Some(&1), "{f:?}");
+    assert!(f.last_error.contains("soil_moisture"), "{}", f.last_error);
+    // An unknown entity on the default scheme is refused, not created.
+    publish(port, "twin/sensor/ghost/soil_moisture", "5", &[]);
+    let f = until_feed(&mut c, "refused", |f| f.refused >= 1).await;
+    assert_eq!(f.reasons.get("unknown_entity"), Some(&1), "{f:?}");
+    assert!(
+        c.get_entity(req(pb::GetEntityRequest {
+            id: "sensor/ghost".into()
+        }))
+        .await
+        .is_err()
+    );
+
+    // The same reading twice (a redelivery) is applied once.
+    let t = unix_ms() + 1_000;
+    let dup = format!(r#"{{"value": 33, "time_ms": {t}, "seq": 7}}"#);
+    let before = feed(&mut c).await;
+    publish(port, "twin/sensor/probe-1/soil_moisture", &dup, &[]);
+    publish(port, "twin/sensor/probe-1/soil_moisture", &dup, &[]);
+    let f = until_feed(&mut c, "a duplicate", |f| {
+        f.duplicates == before.duplicates + 1
+    })
+    .await;
+    assert_eq!(f.applied, before.applied + 1, "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_loses_nothing_published_at_qos_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Mosquitto::start(dir.path()).unwrap();
+    let (_run, addr) = start(dir.path(), &dir.path().join("store"), &broker.url());
+    let mut c = connect(addr).await;
+    until_feed(&mut c, "subscribed", |f| f.connected).await;
+    let port = broker.port;
+    publish(port, "twin/sensor/probe-1/soil_moisture", "20", &[]);
+    until_reading(&mut c, "sensor/probe-1", "soil_moisture", 20.0).await;
+    let before = feed(&mut c).await;
+
+    // The broker goes down (saving the twin's session) and comes back;
+    // a persistent publisher sends while the twin is still away.
+    broker.stop().unwrap();
+    until_feed(&mut c, "disconnected", |f| !f.connected).await;
+    broker.restart().unwrap();
+    let t0 = unix_ms() - 60_000;
+    let n = 50;
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"value\": {}, \"time_ms\": {}, \"seq\": {i}}}\n",
+                10 + i % 50,
+                t0 + i * 100
+            )
+        })
+        .collect();
+    let mut pubber = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .args(["-t", "twin/sensor/probe-1/battery", "-l"])
+        .args(["-c", "-i", "field-gateway"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    pubber
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    assert!(pubber.wait().unwrap().success());
+    let f = until_feed(&mut c, "reconnected and caught up", |f| {
+        f.connected && f.reconnects >= 1 && f.readings >= before.readings + n as u64
+    })
+    .await;
+    assert_eq!(f.refused, 0, "{f:?}");
+    // Every one of the 50 is in the history.
+    let h = c
+        .get_history(req(pb::GetHistoryRequest {
+            id: "sensor/probe-1".into(),
+            measurand: "battery".into(),
+            from_ms: t0 - 1,
+            to_ms: t0 + n * 100 + 1,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(h.samples.len(), n as usize, "{:?}", h.samples.len());
+}
