@@ -35,6 +35,7 @@ pub mod control;
 pub mod drive;
 pub mod eval;
 pub mod fuzz;
+pub mod loadgen;
 pub mod ndvi;
 pub mod progress;
 pub mod replay;

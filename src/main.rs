@@ -78,6 +78,10 @@ enum Command {
     /// Send hostile input to every API method and file reader, and check
     /// that nothing panics and the server keeps answering.
     Fuzz(twin::fuzz::Args),
+    /// Send a scenario's observations to another system (MQTT, gRPC, a
+    /// file) at a chosen rate, with faults; or, with --receive, measure
+    /// what arrives.
+    Loadgen(Box<twin::loadgen::Args>),
     /// NDVI from a red and a near-infrared GeoTIFF band, per pixel and per
     /// parcel, optionally sent to a running twin.
     Ndvi(twin::ndvi::Args),
@@ -105,6 +109,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => twin::train::main(a),
         Command::Fuzz(a) => twin::fuzz::main(a),
         Command::Ndvi(a) => twin::ndvi::main(a),
+        Command::Loadgen(a) => twin::loadgen::main(*a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

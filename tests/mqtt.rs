@@ -317,3 +317,129 @@ async fn a_broker_restart_loses_nothing_published_at_qos_1() {
         .into_inner();
     assert_eq!(h.samples.len(), n as usize, "{:?}", h.samples.len());
 }
+
+/// Runs `twin loadgen ARGS --json --quiet` and returns its JSON report.
+fn loadgen(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .arg("loadgen")
+        .args(args)
+        .args(["--json", "--quiet"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "twin loadgen {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A receiver started before the sender: `twin loadgen --receive`.
+fn receiver(broker: &Mosquitto, args: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(["loadgen", "--receive", &broker.url(), "--json", "--quiet"])
+        .args(["--client-id", "receiver"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("the receiver subscribes").unwrap();
+        if line.starts_with("subscribed to") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn received(child: std::process::Child) -> serde_json::Value {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn loadgen_sends_exactly_what_it_is_asked_and_drops_at_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    let n = 5_000u64;
+    let rx = receiver(&broker, &["--count", "5000", "--idle", "5s"]);
+    let sent = loadgen(&["--sink", &broker.url(), "--count", "5000"]);
+    assert_eq!(sent["generated"], n);
+    assert_eq!(sent["sent"], n);
+    let got = received(rx);
+    assert_eq!(
+        (got["distinct"].as_u64(), got["duplicates"].as_u64()),
+        (Some(n), Some(0)),
+        "{got}"
+    );
+    assert_eq!(got["lost"], 0, "{got}");
+    assert!(got["e2e_p99_ms"].as_f64().is_some());
+
+    // A drop rate of 0.2: what arrives is N(1 − r) within 4 %, and the
+    // receiver's losses are the generator's drops.
+    let rx = receiver(&broker, &["--idle", "2s"]);
+    let sent = loadgen(&["--sink", &broker.url(), "--count", "5000", "--drop", "0.2"]);
+    let dropped = sent["faults"]["dropped"].as_u64().unwrap();
+    let got = received(rx);
+    let distinct = got["distinct"].as_u64().unwrap();
+    assert_eq!(distinct, n - dropped, "{got} {sent}");
+    assert!(
+        (distinct as f64 - 4_000.0).abs() < 160.0,
+        "{distinct} of 5000 at a drop rate of 0.2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_from_the_generator_are_applied_once_by_the_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    // A twin of the factory, its own world held still, fed by the generator
+    // running the same factory.
+    let store = dir.path().join("store");
+    let url = broker.url();
+    let args = [
+        "--scenario".as_ref(),
+        "factory".as_ref(),
+        "--clock".as_ref(),
+        "step".as_ref(),
+        "--max-skew".as_ref(),
+        "30d".as_ref(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--mqtt".as_ref(),
+        url.as_ref(),
+        "--mqtt-client-id".as_ref(),
+        "factory-twin".as_ref(),
+    ];
+    let (_run, addr) = common::spawn_run(&args);
+    let mut c = connect(addr).await;
+    until_feed(&mut c, "subscribed", |f| f.connected).await;
+    let sent = loadgen(&[
+        "--sink",
+        &broker.url(),
+        "--count",
+        "3000",
+        "--duplicate",
+        "0.1",
+        "--fault-seed",
+        "5",
+    ]);
+    let duplicated = sent["faults"]["duplicated"].as_u64().unwrap();
+    assert!(duplicated > 200, "{sent}");
+    let f = until_feed(&mut c, "every message taken", |f| {
+        f.messages == 3000 + duplicated
+    })
+    .await;
+    assert_eq!(f.duplicates, duplicated, "{f:?}");
+    assert_eq!(f.readings, 3000 + duplicated);
+    assert_eq!(f.malformed, 0, "{f:?}");
+    // Each distinct reading was applied or refused once (a reading the
+    // twin's own world reported at the same time is kept in history only).
+    assert_eq!(f.applied + f.refused, 3000, "{f:?}");
+}

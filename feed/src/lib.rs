@@ -10,19 +10,23 @@
 //!   JSON fields, [`units`], timestamp formats, entity templates);
 //! - [`apply`]: readings into the runtime, duplicates ([`dedup`]) dropped,
 //!   outcomes counted on the runtime's feed board;
-//! - [`mqtt`]: the broker connection and the QoS 1 subscription.
+//! - [`mqtt`]: the broker connection and the QoS 1 subscription;
+//! - [`sink`]: where the load generator sends (MQTT, gRPC, files), and
+//!   [`faults`] it injects on the way.
 //!
 //! Nothing here trusts a message: every failure is counted by reason and
 //! the feed goes on.
 
 pub mod apply;
 pub mod dedup;
+pub mod faults;
 pub mod map;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod reading;
 pub mod scheme;
 pub mod senml;
+pub mod sink;
 pub mod units;
 
 pub use map::Map;
