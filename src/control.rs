@@ -30,6 +30,7 @@ struct State {
     commands: Vec<PendingCommands>,
     load: Option<PendingLoad>,
     scenario: String,
+    epoch_unix_ms: i64,
 }
 
 /// What the loop takes at the top of each iteration.
@@ -57,13 +58,22 @@ pub struct RunControl {
 }
 
 impl RunControl {
-    pub fn new(scenario: &str, clock: ClockMode, time: SimTime, loads: LoadPolicy) -> RunControl {
+    /// A control for a run of `scenario`, whose time zero falls at
+    /// `epoch_unix_ms`.
+    pub fn new(
+        scenario: &str,
+        epoch_unix_ms: i64,
+        clock: ClockMode,
+        time: SimTime,
+        loads: LoadPolicy,
+    ) -> RunControl {
         RunControl {
             loads,
             state: Mutex::new(State {
                 time,
                 clock: Some(clock),
                 scenario: scenario.to_string(),
+                epoch_unix_ms,
                 ..State::default()
             }),
             wake: Notify::new(),
@@ -95,8 +105,10 @@ impl RunControl {
     }
 
     /// The loop reports the scenario it now runs.
-    pub fn set_scenario(&self, name: &str) {
-        self.lock().scenario = name.to_string();
+    pub fn set_scenario(&self, name: &str, epoch_unix_ms: i64) {
+        let mut s = self.lock();
+        s.scenario = name.to_string();
+        s.epoch_unix_ms = epoch_unix_ms;
     }
 
     /// The loop reports where it is.
@@ -120,6 +132,7 @@ impl SimControl for RunControl {
                 .unwrap_or(ClockMode::AsFastAsPossible),
             paused: s.pause_change.unwrap_or(s.paused),
             scenario: s.scenario.clone(),
+            epoch_unix_ms: s.epoch_unix_ms,
         }
     }
 

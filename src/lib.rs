@@ -28,12 +28,14 @@
 pub mod bench;
 pub mod bench_grpc;
 pub mod bench_inference;
+pub mod bench_loadgen;
 pub mod bench_ndvi;
 pub mod bench_planning;
 pub mod bench_store;
 pub mod control;
 pub mod drive;
 pub mod eval;
+pub mod feed;
 pub mod fuzz;
 pub mod loadgen;
 pub mod ndvi;
@@ -134,4 +136,13 @@ impl RunScenario for Scenario {
             })
         })
     }
+}
+
+/// The async runtime of a command: two worker threads, the machine's
+/// cores, shared by its tasks (the API, feeds, sinks).
+pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }

@@ -78,6 +78,9 @@ enum Command {
     /// Send hostile input to every API method and file reader, and check
     /// that nothing panics and the server keeps answering.
     Fuzz(twin::fuzz::Args),
+    /// Replay a recorded series (CSV, NDJSON) into a running twin by time,
+    /// as a live feed would.
+    Feed(twin::feed::Args),
     /// Send a scenario's observations to another system (MQTT, gRPC, a
     /// file) at a chosen rate, with faults; or, with --receive, measure
     /// what arrives.
@@ -110,6 +113,7 @@ fn main() -> std::process::ExitCode {
         Command::Fuzz(a) => twin::fuzz::main(a),
         Command::Ndvi(a) => twin::ndvi::main(a),
         Command::Loadgen(a) => twin::loadgen::main(*a),
+        Command::Feed(a) => twin::feed::main(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

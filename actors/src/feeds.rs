@@ -42,10 +42,16 @@ pub struct FeedStats {
     detail: Mutex<Detail>,
 }
 
+/// End-to-end latencies kept: the last this many stamped readings.
+const LATENCIES: usize = 1 << 16;
+
 #[derive(Debug, Default)]
 struct Detail {
     last_error: String,
     reasons: BTreeMap<String, u64>,
+    /// Sent-to-applied times of stamped readings, µs, a ring.
+    latencies: Vec<u32>,
+    next: usize,
 }
 
 fn lock(m: &Mutex<Detail>) -> std::sync::MutexGuard<'_, Detail> {
@@ -95,6 +101,34 @@ impl FeedStats {
     /// Counts by reason, e.g. `bad_json` or `unknown_entity`.
     pub fn reasons(&self) -> BTreeMap<String, u64> {
         lock(&self.detail).reasons.clone()
+    }
+
+    /// Records how long stamped readings took from their sender to being
+    /// applied, µs.
+    pub fn latencies(&self, us: impl Iterator<Item = u64>) {
+        let mut d = lock(&self.detail);
+        for x in us {
+            let x = x.min(u32::MAX as u64) as u32;
+            if d.latencies.len() < LATENCIES {
+                d.latencies.push(x);
+            } else {
+                let i = d.next;
+                d.latencies[i] = x;
+            }
+            d.next = (d.next + 1) % LATENCIES;
+        }
+    }
+
+    /// The median and 99th percentile of the recent end-to-end latencies,
+    /// ms; `None` before any stamped reading.
+    pub fn latency_ms(&self) -> Option<(f64, f64)> {
+        let mut l = lock(&self.detail).latencies.clone();
+        if l.is_empty() {
+            return None;
+        }
+        l.sort_unstable();
+        let at = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
+        Some((at(0.5), at(0.99)))
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {

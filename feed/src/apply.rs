@@ -73,6 +73,7 @@ impl Applier {
         let mut batch = Vec::with_capacity(readings.len());
         let mut targets = Vec::with_capacity(readings.len());
         let mut keys = Vec::with_capacity(readings.len());
+        let mut stamps = Vec::new();
         for r in readings {
             let time = r.time.unwrap_or(now);
             if let Some(skew) = self.max_skew
@@ -94,6 +95,7 @@ impl Applier {
                 continue;
             }
             keys.push(key);
+            stamps.extend(r.sent_us);
             batch.push(Observation {
                 entity: id,
                 time,
@@ -138,6 +140,11 @@ impl Applier {
             applied += self.create_and_retry(create, again, now).await?;
         }
         FeedStats::add(&self.stats.applied, applied as u64);
+        if !stamps.is_empty() {
+            let now = unix_us();
+            self.stats
+                .latencies(stamps.iter().map(|s| now.saturating_sub(*s).max(0) as u64));
+        }
         Ok(())
     }
 
@@ -189,6 +196,11 @@ impl Applier {
         }
         self.stats.set_error(text);
     }
+}
+
+/// Unix time now, µs.
+fn unix_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
 }
 
 /// At most one warning a second per feed: a flood of bad messages must not

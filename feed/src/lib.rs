@@ -11,6 +11,7 @@
 //! - [`apply`]: readings into the runtime, duplicates ([`dedup`]) dropped,
 //!   outcomes counted on the runtime's feed board;
 //! - [`mqtt`]: the broker connection and the QoS 1 subscription;
+//! - [`table`]: recorded series (CSV, NDJSON) mapped to readings;
 //! - [`sink`]: where the load generator sends (MQTT, gRPC, files), and
 //!   [`faults`] it injects on the way.
 //!
@@ -27,6 +28,7 @@ pub mod reading;
 pub mod scheme;
 pub mod senml;
 pub mod sink;
+pub mod table;
 pub mod units;
 
 pub use map::Map;

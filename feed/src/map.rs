@@ -405,6 +405,7 @@ impl Route {
                     value,
                     time: None,
                     seq: 0,
+                    sent_us: None,
                 });
             }
             PayloadKind::Json => {
@@ -437,6 +438,7 @@ impl Route {
                             value,
                             time,
                             seq,
+                            sent_us: None,
                         }),
                         // A device may leave a field out (a sensor warming up).
                         Ok(None) => {}

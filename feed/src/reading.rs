@@ -95,6 +95,9 @@ pub struct Reading {
     /// `None`: when it arrives (the twin's clock).
     pub time: Option<SimTime>,
     pub seq: u64,
+    /// When the sender sent it, Unix µs (a load generator's stamp): the
+    /// feed measures end-to-end latency from it.
+    pub sent_us: Option<i64>,
 }
 
 /// What one message decoded to: its readings, and the parts of it that

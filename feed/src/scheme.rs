@@ -2,7 +2,8 @@
 //!
 //! - `twin/<kind>/<name>/<measurand>` with a bare value (`21.5`, `true`)
 //!   or a JSON object `{"value": …, "time_ms": …, "unit": …, "seq": …}`
-//!   (`time` as RFC 3339 text instead of `time_ms` also reads);
+//!   (`time` as RFC 3339 text instead of `time_ms` also reads; a
+//!   `sent_us` stamp, Unix µs, gives the feed's end-to-end latency);
 //! - `twin/<kind>/<name>` with a SenML pack whose names are measurands;
 //! - `twin/senml` with a SenML pack whose names are `kind/name/measurand`.
 //!
@@ -66,6 +67,7 @@ fn single(
             value: reading::bare_value(m, text)?,
             time: None,
             seq: 0,
+            sent_us: None,
         });
     }
     let json = reading::json(payload)?;
@@ -96,6 +98,7 @@ fn single(
         value: reading::value(m, &v)?,
         time,
         seq,
+        sent_us: json.get("sent_us").and_then(Json::as_i64),
     })
 }
 

@@ -153,6 +153,7 @@ fn record(
         value,
         time,
         seq: 0,
+        sent_us: None,
     }))
 }
 

@@ -111,6 +111,17 @@ enum What {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The load generator and the MQTT feed against a local Mosquitto:
+    /// publish rates (bare rumqttc, `twin loadgen`, paho-mqtt), MQTT ingest
+    /// into a twin, and a broker restart mid-stream (see
+    /// `twin::bench_loadgen`; `scripts/bench-loadgen.sh` sets it up).
+    Loadgen {
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bench: twin::bench_loadgen::LoadgenBench,
+    },
     /// Resident bytes per idle entity, measured in this process (used by
     /// `bench runtime` in a child process so each figure starts clean).
     #[command(hide = true)]
@@ -176,15 +187,18 @@ pub fn main(args: Args) -> Result<()> {
             print_figures(&v, json);
             Ok(())
         }
+        What::Loadgen { json, bench } => {
+            let rt = twin::tokio_runtime()?;
+            let v = rt.block_on(twin::bench_loadgen::run(&bench, |s| eprintln!("… {s}")))?;
+            print_figures(&v, json);
+            Ok(())
+        }
         What::Ndvi { json, side, runs } => {
             print_figures(&twin::bench_ndvi::run(side, runs)?, json);
             Ok(())
         }
         What::Grpc { json, bench } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = twin::tokio_runtime()?;
             let f = rt.block_on(twin::bench_grpc::run(bench))?;
             let v = json!({
                 "entities": f.entities,

@@ -112,11 +112,7 @@ fn start_server() -> Result<Server> {
     let thread = std::thread::Builder::new()
         .name("fuzzed-twin".into())
         .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+            let rt = crate::tokio_runtime().map_err(|e| e.to_string())?;
             rt.block_on(crate::run::run(args, stopper, move |addr| {
                 let _ = tx.send(addr);
             }))
@@ -178,10 +174,7 @@ pub fn run(args: &Args) -> Result<serde_json::Value> {
     let t0 = Instant::now();
     let (accepted, reader_panics) = file_run(args.seed, file_cases);
     let server = start_server()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = crate::tokio_runtime()?;
     let rpc = rt.block_on(rpc_run(&server, args, rpc_cases))?;
     let alive = server.alive();
     let secs = t0.elapsed().as_secs_f64();

@@ -169,10 +169,7 @@ pub struct Report {
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 pub fn main(args: Args) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = crate::tokio_runtime()?;
     if let Some(url) = &args.receive {
         let r = rt.block_on(receive::run(&args, url))?;
         r.print(args.json);
@@ -260,14 +257,7 @@ fn generate(
             .drain(..)
             .map(|o| {
                 seq += 1;
-                Message {
-                    entity: o.entity,
-                    measurand: o.measurand,
-                    time: o.time,
-                    value: o.value,
-                    seq: seq - 1,
-                    corrupt: false,
-                }
+                message(o, seq - 1)
             })
             .collect();
         if let Some(n) = count {
@@ -281,6 +271,46 @@ fn generate(
             return Ok(());
         }
     }
+}
+
+fn message(o: twin_core::Observation, seq: u64) -> Message {
+    Message {
+        entity: o.entity,
+        measurand: o.measurand,
+        time: o.time,
+        value: o.value,
+        seq,
+        corrupt: false,
+    }
+}
+
+/// The first `n` messages of `scenario`'s world (for benchmarks that send
+/// the same payloads by other means).
+pub fn sample(scenario: &str, n: usize) -> Result<Vec<Message>> {
+    let mut world = SimWorld::new(&Scenario::find(scenario)?)?;
+    world.set_parallel(false);
+    let mut obs = Vec::new();
+    while obs.len() < n {
+        let until = world.now() + world.tick();
+        world.advance(until, &mut obs);
+    }
+    obs.truncate(n);
+    Ok(obs
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| message(o, i as u64))
+        .collect())
+}
+
+/// `twin loadgen WORDS…` parsed as the command line would.
+pub fn args(words: &[&str]) -> std::result::Result<Args, clap::Error> {
+    #[derive(clap::Parser)]
+    struct Words {
+        #[command(flatten)]
+        args: Args,
+    }
+    use clap::Parser;
+    Words::try_parse_from(std::iter::once("loadgen").chain(words.iter().copied())).map(|w| w.args)
 }
 
 async fn drive<S: Sink>(mut sink: S, args: &Args, url: &str) -> Result<Report> {

@@ -180,10 +180,7 @@ pub fn default_workers() -> usize {
 pub fn main(mut args: Args) -> Result<()> {
     args.watchdog = true;
     // Two threads: the run loop and the gRPC server share them.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = crate::tokio_runtime()?;
     rt.block_on(async {
         let stop = Stop::default();
         let on_signal = stop.clone();
@@ -334,7 +331,13 @@ pub async fn run(
             .map_err(|e| format!("--scenario-dir: {e}"))?,
         max_entities: args.world.max_entities,
     };
-    let control = Arc::new(RunControl::new(&scenario.spec.name, mode, start, loads));
+    let control = Arc::new(RunControl::new(
+        &scenario.spec.name,
+        scenario.calendar.epoch_unix_ms(),
+        mode,
+        start,
+        loads,
+    ));
     let (flag, waker) = (Arc::new(AtomicBool::new(false)), control.clone());
     let stopping = flag.clone();
     tokio::spawn(async move {
@@ -345,10 +348,13 @@ pub async fn run(
     let stop = flag;
     let server = serve(&args.serve, runtime.clone(), Some(control.clone())).await?;
     let clock = {
-        let (control, epoch_unix_ms) = (control.clone(), scenario.calendar.epoch_unix_ms());
-        Arc::new(move || twin_feed::Clock {
-            now: twin_actors::grpc::SimControl::status(&*control).time,
-            epoch_unix_ms,
+        let control = control.clone();
+        Arc::new(move || {
+            let s = twin_actors::grpc::SimControl::status(&*control);
+            twin_feed::Clock {
+                now: s.time,
+                epoch_unix_ms: s.epoch_unix_ms,
+            }
         })
     };
     let feeds = feeds::Feeds::start(&args.feeds, &runtime, clock, args.serve.max_skew)?;
@@ -403,7 +409,7 @@ pub async fn run(
         if let Some((next, reply)) = requests.load {
             let loaded = run.load(&next, args.record.is_some()).await;
             if loaded.is_ok() {
-                control.set_scenario(&next.spec.name);
+                control.set_scenario(&next.spec.name, next.calendar.epoch_unix_ms());
             }
             let _ = reply.send(loaded);
         }

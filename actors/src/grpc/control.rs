@@ -36,6 +36,7 @@ impl TwinService {
                     speed,
                     paused: st.paused,
                     scenario: st.scenario,
+                    epoch_unix_ms: st.epoch_unix_ms,
                     simulated: true,
                     entities,
                     events,

@@ -109,7 +109,8 @@ pub(super) async fn list_feeds(
         .feeds()
         .list()
         .into_iter()
-        .map(|(name, s)| pb::Feed {
+        .map(|(name, s)| (name, s.latency_ms().unwrap_or_default(), s))
+        .map(|(name, (e2e_p50_ms, e2e_p99_ms), s)| pb::Feed {
             name,
             source: s.source.clone(),
             connected: s.connected.load(Ordering::Relaxed),
@@ -124,6 +125,8 @@ pub(super) async fn list_feeds(
             last_message_unix_ms: s.last_message_ms.load(Ordering::Relaxed),
             last_error: s.last_error(),
             reasons: s.reasons().into_iter().collect(),
+            e2e_p50_ms,
+            e2e_p99_ms,
         })
         .collect();
     Ok(Response::new(pb::ListFeedsResponse { feeds }))

@@ -11,6 +11,8 @@ pub struct SimStatus {
     pub clock: ClockMode,
     pub paused: bool,
     pub scenario: String,
+    /// The Unix time of simulated time zero, ms.
+    pub epoch_unix_ms: i64,
 }
 
 /// Why a scenario was not loaded.

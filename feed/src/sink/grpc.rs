@@ -26,6 +26,7 @@ struct Counters {
     /// Per batch in flight: when it was sent and how many it carried.
     batches: Mutex<VecDeque<(Instant, usize)>>,
     latencies: Mutex<(Vec<u32>, u64)>,
+    first_error: Mutex<Option<String>>,
 }
 
 pub struct GrpcSink {
@@ -76,6 +77,10 @@ impl GrpcSink {
                 k.acked.fetch_add(n as u64, Ordering::Relaxed);
                 k.errors
                     .fetch_add(ack.errors.len() as u64, Ordering::Relaxed);
+                if let Some(e) = ack.errors.first() {
+                    lock(&k.first_error)
+                        .get_or_insert_with(|| format!("{}: {}", e.code, e.message));
+                }
             }
         });
         Ok(GrpcSink {
@@ -84,6 +89,13 @@ impl GrpcSink {
             next_batch: 0,
             task,
         })
+    }
+}
+
+impl GrpcSink {
+    /// The first item the twin refused, with its reason.
+    pub fn first_error(&self) -> Option<String> {
+        lock(&self.counters.first_error).clone()
     }
 }
 

@@ -76,6 +76,9 @@ impl MqttSink {
             let c = Connection::new(&cfg.url, &format!("{}-{i}", cfg.client_id))?;
             let mut o = c.options(64 * 1024)?;
             o.set_inflight(cfg.inflight.max(1));
+            // At QoS 1 the broker keeps the session across a restart, and
+            // what was in flight is sent again: nothing is lost.
+            o.set_clean_session(qos == QoS::AtMostOnce);
             let (client, events) = AsyncClient::new(o, 4096);
             let counters = Arc::new(Counters::default());
             let (ready_tx, ready) = tokio::sync::oneshot::channel();
@@ -126,6 +129,9 @@ async fn drive(
                     let _ = r.send(Ok(()));
                 }
             }
+            // A retransmission after a reconnect goes out under a pkid
+            // still waiting for its PUBACK: it is not a new message.
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if sent_at.contains_key(&pkid) => {}
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                 let Some(t) = lock(&counters.queued).pop_front() else {
                     continue;
