@@ -443,3 +443,162 @@ async fn duplicates_from_the_generator_are_applied_once_by_the_twin() {
     // twin's own world reported at the same time is kept in history only).
     assert_eq!(f.applied + f.refused, 3000, "{f:?}");
 }
+
+/// A site that declares a measurand the binary does not know, with limits
+/// of its own for one entity.
+const WORKSHOP: &str = r#"
+name = "workshop"
+
+[[measurand]]
+name = "noise"
+unit = "dB"
+range = [0.0, 200.0]
+alarm = { warning = 85.0, critical = 100.0 }
+
+[[entity]]
+id = "sensor/mic-1"
+subtype = "microphone"
+
+[[limits]]
+entity = "sensor/mic-1"
+measurand = "noise"
+warning = 60.0
+critical = 70.0
+"#;
+
+/// The same site a month later, its file no longer declaring anything.
+const WORKSHOP_AGAIN: &str = r#"
+name = "workshop"
+
+[[entity]]
+id = "sensor/mic-1"
+subtype = "microphone"
+"#;
+
+fn level(e: &pb::Entity, m: &str) -> i32 {
+    e.readings
+        .iter()
+        .find(|r| r.measurand == m)
+        .map_or(-1, |r| r.level)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_measurand_is_fed_alarmed_at_its_entity_limit_and_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    let store = dir.path().join("store");
+    let site = dir.path().join("workshop.toml");
+    let start_site = |text: &str| {
+        std::fs::write(&site, text).unwrap();
+        let url = broker.url();
+        let args = [
+            "--site".as_ref(),
+            site.as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+            "--mqtt".as_ref(),
+            url.as_ref(),
+            "--mqtt-client-id".as_ref(),
+            "workshop".as_ref(),
+        ];
+        common::spawn_run(&args)
+    };
+    let (run, addr) = start_site(WORKSHOP);
+    let mut c = connect(addr).await;
+    until_feed(&mut c, "subscribed", |f| f.connected).await;
+    let ms = c
+        .get_measurands(req(pb::Empty {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .measurands;
+    let noise = ms
+        .iter()
+        .find(|m| m.name == "noise")
+        .expect("GetMeasurands lists it");
+    assert!(
+        noise.declared && noise.unit == "dB" && noise.max == 200.0,
+        "{noise:?}"
+    );
+
+    // 75 dB: under the measurand's default warning (85), over this
+    // entity's critical (70): the entity's limit raises the alert.
+    let t0 = unix_ms() - 10_000;
+    for k in 0..4 {
+        let p = format!(r#"{{"value": 75, "time_ms": {}}}"#, t0 + k * 1000);
+        publish(broker.port, "twin/sensor/mic-1/noise", &p, &[]);
+    }
+    let e = until_reading(&mut c, "sensor/mic-1", "noise", 75.0).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut e = e;
+    while level(&e, "noise") != pb::AlarmLevel::Critical as i32 {
+        assert!(Instant::now() < deadline, "never critical: {e:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        e = c
+            .get_entity(req(pb::GetEntityRequest {
+                id: "sensor/mic-1".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+    }
+    // Out of its range it is refused, as a built-in would be.
+    publish(broker.port, "twin/sensor/mic-1/noise", "250", &[]);
+    let f = until_feed(&mut c, "refused", |f| f.refused >= 1).await;
+    assert_eq!(f.reasons.get("out_of_range"), Some(&1), "{f:?}");
+    // A write token moves the limit: 75 is now only a warning.
+    let sent = c
+        .send_commands(req(pb::SendCommandsRequest {
+            commands: vec![pb::Command {
+                entity: "sensor/mic-1".into(),
+                action: Some(pb::command::Action::SetLimits(pb::SetLimits {
+                    measurand: "noise".into(),
+                    limits: Some(pb::AlarmLimits {
+                        warning: 72.0,
+                        critical: 90.0,
+                        falling: false,
+                    }),
+                })),
+                ..Default::default()
+            }],
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.applied, 1, "{sent:?}");
+    run.interrupt();
+
+    // Restarted from the store alone: the measurand, its history and the
+    // entity's limits are still there.
+    let (_run, addr) = start_site(WORKSHOP_AGAIN);
+    let mut c = connect(addr).await;
+    let e = c
+        .get_entity(req(pb::GetEntityRequest {
+            id: "sensor/mic-1".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(number(&e, "noise"), Some(75.0));
+    let own = e
+        .limits
+        .iter()
+        .find(|l| l.measurand == "noise")
+        .expect("own limits kept");
+    assert_eq!(own.limits.as_ref().map(|l| l.warning), Some(72.0));
+    let h = c
+        .get_history(req(pb::GetHistoryRequest {
+            id: "sensor/mic-1".into(),
+            measurand: "noise".into(),
+            from_ms: t0,
+            to_ms: t0 + 10_000,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(h.samples.len(), 4);
+    until_feed(&mut c, "subscribed", |f| f.connected).await;
+    publish(broker.port, "twin/sensor/mic-1/noise", "64", &[]);
+    until_reading(&mut c, "sensor/mic-1", "noise", 64.0).await;
+}

@@ -229,6 +229,26 @@ pub fn command_from_pb(c: &pb::Command, at: &str, now: SimTime) -> Result<Comman
                 message: (!r.message.is_empty()).then(|| r.message.as_str().into()),
             }
         }
+        Some(A::SetLimits(l)) => {
+            let m = measurand(&l.measurand, &format!("{at}.set_limits.measurand"))?;
+            let limits = l
+                .limits
+                .as_ref()
+                .map(|x| twin_core::measurand::AlarmLimits {
+                    warning: x.warning,
+                    critical: x.critical,
+                    falling: x.falling,
+                });
+            if let Some(x) = &limits {
+                twin_core::measurand::check_limits(x, m.valid_range()).map_err(|e| {
+                    FieldError::new(format!("{at}.set_limits.limits"), "invalid_argument", e)
+                })?;
+            }
+            Action::SetLimits {
+                measurand: m,
+                limits,
+            }
+        }
         None => {
             return Err(FieldError::new(
                 format!("{at}.action"),
@@ -266,6 +286,10 @@ pub fn command_to_pb(c: &Command) -> pb::Command {
         Action::Remind { measurand, message } => A::Remind(pb::Remind {
             measurand: measurand.name().to_string(),
             message: message.as_deref().unwrap_or_default().to_string(),
+        }),
+        Action::SetLimits { measurand, limits } => A::SetLimits(pb::SetLimits {
+            measurand: measurand.name().to_string(),
+            limits: limits.as_ref().map(limits_to_pb),
         }),
     };
     pb::Command {
@@ -481,6 +505,20 @@ pub fn entity_to_pb(r: &EntityRecord) -> pb::Entity {
         controls: r.common.control_views().iter().map(control_to_pb).collect(),
         relations: r.common.relations().iter().map(relation_to_pb).collect(),
         tags: r.common.tags().iter().map(|t| t.to_string()).collect(),
+        limits: r
+            .common
+            .extras
+            .as_ref()
+            .map(|e| {
+                e.limits
+                    .iter()
+                    .map(|(m, l)| pb::OwnLimits {
+                        measurand: m.name().to_string(),
+                        limits: Some(limits_to_pb(l)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         geometry: geometry(r),
         state: Some(state::kind_state(&r.state)),
     }
@@ -498,6 +536,16 @@ pub fn measurand_info(m: Measurand) -> pb::MeasurandInfo {
         forecast_of: m
             .forecast_of()
             .map_or_else(String::new, |f| f.name().to_string()),
+        alarm: m.alarm().as_ref().map(limits_to_pb),
+        declared: m.is_declared(),
+    }
+}
+
+fn limits_to_pb(l: &twin_core::measurand::AlarmLimits) -> pb::AlarmLimits {
+    pb::AlarmLimits {
+        warning: l.warning,
+        critical: l.critical,
+        falling: l.falling,
     }
 }
 

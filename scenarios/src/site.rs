@@ -8,17 +8,30 @@
 //! name = "greenhouse-3"
 //! parcels = { geometry = "beds.geojson", crop = "vegetables" }
 //!
+//! [[measurand]]                    # one the built-in table lacks
+//! name = "noise"
+//! unit = "dB"
+//! range = [0.0, 200.0]
+//! alarm = { warning = 70.0, critical = 85.0, falling = false }
+//!
 //! [[entity]]
 //! id = "sensor/probe-1"
 //! subtype = "moisture"
 //! attached_to = "parcel/bed-1"
+//!
+//! [[limits]]                        # per subtype, or per entity (wins)
+//! entity = "sensor/probe-1"
+//! measurand = "soil_moisture"
+//! warning = 25.0
+//! critical = 18.0
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use twin_core::measurand::AlarmLimits;
 use twin_core::state::ParcelState;
-use twin_core::{EntityId, EntityRecord, KindState, Relation};
+use twin_core::{EntityId, EntityRecord, KindState, Measurand, Relation};
 
 use crate::spec::ScenarioError;
 
@@ -34,7 +47,11 @@ struct File {
     description: String,
     parcels: Option<Parcels>,
     #[serde(default)]
+    measurand: Vec<twin_core::measurand::Declared>,
+    #[serde(default)]
     entity: Vec<EntitySpec>,
+    #[serde(default)]
+    limits: Vec<LimitSpec>,
     #[serde(default)]
     inference: Vec<twin_infer::models::Spec>,
     #[serde(default)]
@@ -59,6 +76,19 @@ struct EntitySpec {
     attached_to: Option<String>,
     lies_in: Option<String>,
     fed_by: Option<String>,
+}
+
+/// Alarm limits for a subtype's entities or for one entity (which wins).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitSpec {
+    subtype: Option<String>,
+    entity: Option<String>,
+    measurand: String,
+    warning: f64,
+    critical: f64,
+    /// Default: as the measurand's own limits, else rising.
+    falling: Option<bool>,
 }
 
 /// A checked site.
@@ -88,6 +118,10 @@ impl Site {
                 "{} entities: a site file declares at most {MAX_ENTITIES}",
                 file.entity.len()
             )));
+        }
+        // Declared first: the entities' limits and the feeds name them.
+        for d in &file.measurand {
+            twin_core::measurand::define(d).map_err(|e| err(format!("[[measurand]] {e}")))?;
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut records = Vec::new();
@@ -130,6 +164,7 @@ impl Site {
             }
             records.push(r);
         }
+        apply_limits(&file.limits, &mut records).map_err(err)?;
         let mut ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
         ids.sort();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
@@ -167,6 +202,46 @@ impl Site {
     }
 }
 
+/// Sets each record's own limits: a subtype's first, then an entity's.
+fn apply_limits(specs: &[LimitSpec], records: &mut [EntityRecord]) -> Result<(), String> {
+    let mut checked = Vec::with_capacity(specs.len());
+    for (i, l) in specs.iter().enumerate() {
+        let at = |m: String| format!("limits[{i}]: {m}");
+        let m: Measurand = l.measurand.parse().map_err(|e| at(format!("{e}")))?;
+        let limits = AlarmLimits {
+            warning: l.warning,
+            critical: l.critical,
+            falling: l.falling.unwrap_or(m.alarm().is_some_and(|a| a.falling)),
+        };
+        twin_core::measurand::check_limits(&limits, m.valid_range()).map_err(at)?;
+        let entity = match (&l.subtype, &l.entity) {
+            (Some(_), None) => None,
+            (None, Some(e)) => Some(EntityId::parse(e).map_err(|x| at(x.to_string()))?),
+            _ => return Err(at("give subtype or entity".into())),
+        };
+        if let Some(e) = entity
+            && !records.iter().any(|r| r.id() == e)
+        {
+            return Err(at(format!("{e} is not declared")));
+        }
+        checked.push((entity, l.subtype.as_deref(), m, limits));
+    }
+    // Subtypes first, so that an entity's own limits win.
+    checked.sort_by_key(|(entity, ..)| entity.is_some());
+    for (entity, subtype, m, limits) in checked {
+        for r in records.iter_mut() {
+            let hit = match entity {
+                Some(e) => r.id() == e,
+                None => subtype.is_some_and(|s| &*r.common.subtype.name() == s),
+            };
+            if hit {
+                r.common.set_limits(m, Some(limits));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +273,53 @@ mod tests {
             probe.common.extras.as_ref().unwrap().relations,
             [Relation::AttachedTo(EntityId::of(Kind::Parcel, "bed-1"))]
         );
+    }
+
+    #[test]
+    fn declared_measurands_and_limits_per_subtype_and_entity() {
+        let site = parse(
+            r#"
+            name = "workshop"
+            [[measurand]]
+            name = "noise_test_site"
+            unit = "dB"
+            range = [0.0, 200.0]
+            alarm = { warning = 70.0, critical = 85.0, falling = false }
+            [[entity]]
+            id = "sensor/mic-1"
+            subtype = "microphone"
+            [[entity]]
+            id = "sensor/mic-2"
+            subtype = "microphone"
+            [[limits]]
+            subtype = "microphone"
+            measurand = "noise_test_site"
+            warning = 60.0
+            critical = 80.0
+            [[limits]]
+            entity = "sensor/mic-2"
+            measurand = "noise_test_site"
+            warning = 50.0
+            critical = 55.0
+            "#,
+        )
+        .unwrap();
+        let noise: Measurand = "noise_test_site".parse().unwrap();
+        assert!(noise.is_declared());
+        assert_eq!((noise.unit(), noise.valid_range()), ("dB", (0.0, 200.0)));
+        let w = |i: usize| site.records[i].common.limits(noise).unwrap().warning;
+        assert_eq!((w(0), w(1)), (60.0, 50.0));
+        let e = parse(
+            "name = \"x\"\n[[entity]]\nid = \"sensor/a\"\n[[limits]]\nentity = \"sensor/a\"\nmeasurand = \"pm25\"\nwarning = 50.0\ncritical = 25.0",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("limits[0]") && e.contains("before critical"),
+            "{e}"
+        );
+        let e =
+            parse("name = \"x\"\n[[measurand]]\nname = \"pm25\"\nrange = [0.0, 1.0]").unwrap_err();
+        assert!(e.contains("built in"), "{e}");
     }
 
     #[test]

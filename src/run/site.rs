@@ -29,6 +29,7 @@ pub async fn run(
 ) -> Result<()> {
     let site = Site::load(path)?;
     let store = open_store(args)?;
+    store.keep_declared()?;
     let config = RuntimeConfig {
         workers: args.world.workers,
         models: site.models()?,

@@ -15,6 +15,19 @@ impl Drop for Run {
     }
 }
 
+impl Run {
+    /// Stops the run as Ctrl-C does (it checkpoints and flushes) and waits
+    /// for it to exit.
+    #[allow(dead_code)]
+    pub fn interrupt(mut self) {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "twin run exited with {status}");
+    }
+}
+
 /// Starts `twin run ARGS --forever --listen 127.0.0.1:0 --token tok` and
 /// returns it with the gRPC address it printed.
 pub fn spawn_run(args: &[&std::ffi::OsStr]) -> (Run, String) {
@@ -28,11 +41,16 @@ pub fn spawn_run(args: &[&std::ffi::OsStr]) -> (Run, String) {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
     let addr = loop {
-        let line = lines.next().expect("twin run printed its address").unwrap();
+        let Some(line) = lines.next() else {
+            panic!("twin run ended without listening: {}", said.join("\n"));
+        };
+        let line = line.unwrap();
         if let Some(a) = line.strip_prefix("gRPC listening on ") {
             break a.to_string();
         }
+        said.push(line);
     };
     // Keep draining stderr so the child never blocks on it.
     std::thread::spawn(move || for _ in lines {});

@@ -45,6 +45,12 @@ pub enum Action {
         measurand: Measurand,
         message: Option<Arc<str>>,
     },
+    /// Set this entity's alarm limits for a measurand (`None`: back to the
+    /// measurand's defaults). Applied from the next reading on.
+    SetLimits {
+        measurand: Measurand,
+        limits: Option<crate::measurand::AlarmLimits>,
+    },
 }
 
 impl Action {

@@ -15,46 +15,63 @@ use crate::value::ValueType;
 
 /// Default alarm limits: crossing `warning` or `critical` (upwards, or downwards
 /// when `falling`) raises an alert of that severity.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AlarmLimits {
     pub warning: f64,
     pub critical: f64,
+    #[serde(default)]
     pub falling: bool,
 }
 
 macro_rules! measurands {
     ($( $variant:ident => $name:literal, $unit:literal, $ty:ident, $min:expr, $max:expr, $alarm:expr, $cmd:literal; )*) => {
         /// An observable or commandable quantity. See the module doc.
+        ///
+        /// The `Site*` variants are slots for measurands a site or scenario
+        /// declares at run time ([`crate::measurand::define`]); what they
+        /// are comes from the process-wide table of definitions.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         #[repr(u16)]
-        pub enum Measurand { $($variant,)* }
+        pub enum Measurand {
+            $($variant,)*
+            Site0, Site1, Site2, Site3, Site4, Site5, Site6, Site7,
+            Site8, Site9, Site10, Site11, Site12, Site13, Site14, Site15,
+        }
 
         impl Measurand {
+            /// The built-in measurands, in table order.
             pub const ALL: &'static [Measurand] = &[$(Measurand::$variant,)*];
+            /// The slots for declared measurands.
+            pub const SLOTS: [Measurand; CUSTOM_SLOTS] = [
+                Measurand::Site0, Measurand::Site1, Measurand::Site2, Measurand::Site3,
+                Measurand::Site4, Measurand::Site5, Measurand::Site6, Measurand::Site7,
+                Measurand::Site8, Measurand::Site9, Measurand::Site10, Measurand::Site11,
+                Measurand::Site12, Measurand::Site13, Measurand::Site14, Measurand::Site15,
+            ];
 
             /// The wire name, e.g. `pm25`.
             pub fn name(self) -> &'static str {
-                match self { $(Measurand::$variant => $name,)* }
+                match self { $(Measurand::$variant => $name,)* _ => custom(self).map_or("undeclared", |c| c.name) }
             }
             /// The unit every value of this measurand is expressed in ("" when none).
             pub fn unit(self) -> &'static str {
-                match self { $(Measurand::$variant => $unit,)* }
+                match self { $(Measurand::$variant => $unit,)* _ => custom(self).map_or("", |c| c.unit) }
             }
             pub fn value_type(self) -> ValueType {
-                match self { $(Measurand::$variant => ValueType::$ty,)* }
+                match self { $(Measurand::$variant => ValueType::$ty,)* _ => custom(self).map_or(ValueType::Number, |c| c.value_type) }
             }
             /// The physically valid range of a numeric value, inclusive.
             pub fn valid_range(self) -> (f64, f64) {
-                match self { $(Measurand::$variant => ($min, $max),)* }
+                match self { $(Measurand::$variant => ($min, $max),)* _ => custom(self).map_or((0.0, 0.0), |c| c.range) }
             }
             /// Default alarm limits, when the quantity has well-known ones.
             pub fn alarm(self) -> Option<AlarmLimits> {
-                match self { $(Measurand::$variant => $alarm,)* }
+                match self { $(Measurand::$variant => $alarm,)* _ => custom(self).and_then(|c| c.alarm) }
             }
             /// Whether a command may set a desired value for it.
             pub fn commandable(self) -> bool {
-                match self { $(Measurand::$variant => $cmd,)* }
+                match self { $(Measurand::$variant => $cmd,)* _ => custom(self).is_some_and(|c| c.commandable) }
             }
         }
     };
@@ -185,11 +202,12 @@ impl fmt::Display for Measurand {
     }
 }
 
-/// A set of measurands in one word (there are fewer than 64).
+/// A set of measurands in one word (there are fewer than 128, slots
+/// included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct MeasurandSet(u64);
+pub struct MeasurandSet(u128);
 
-const _: () = assert!(Measurand::ALL.len() <= 64);
+const _: () = assert!(Measurand::ALL.len() + CUSTOM_SLOTS <= 128);
 
 impl MeasurandSet {
     pub fn of(ms: &[Measurand]) -> MeasurandSet {
@@ -205,10 +223,7 @@ impl MeasurandSet {
         self.0 == 0
     }
     pub fn iter(self) -> impl Iterator<Item = Measurand> {
-        Measurand::ALL
-            .iter()
-            .copied()
-            .filter(move |m| self.contains(*m))
+        Measurand::every().filter(move |m| self.contains(*m))
     }
 }
 
@@ -234,12 +249,208 @@ pub struct UnknownMeasurand(pub String);
 impl FromStr for Measurand {
     type Err = UnknownMeasurand;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Measurand::ALL
-            .iter()
-            .copied()
+        Measurand::every()
             .find(|m| m.name() == s)
             .ok_or_else(|| UnknownMeasurand(s.to_string()))
     }
+}
+
+impl Measurand {
+    /// The built-in measurands, then those declared so far.
+    pub fn every() -> impl Iterator<Item = Measurand> {
+        Measurand::ALL.iter().copied().chain(
+            Measurand::SLOTS
+                .into_iter()
+                .filter(|m| custom(*m).is_some()),
+        )
+    }
+
+    /// The measurand stored under `code` (its position), if it is one.
+    pub fn from_code(code: u16) -> Option<Measurand> {
+        let i = code as usize;
+        Measurand::ALL.get(i).copied().or_else(|| {
+            Measurand::SLOTS
+                .get(i.checked_sub(Measurand::ALL.len())?)
+                .copied()
+        })
+    }
+
+    /// Whether a site or scenario declared it (not built in).
+    pub fn is_declared(self) -> bool {
+        (self as usize) >= Measurand::ALL.len()
+    }
+}
+
+/// How many measurands a site or scenario may declare.
+pub const CUSTOM_SLOTS: usize = 16;
+
+/// A measurand declared by a site or scenario file: what the compiled-in
+/// table says of a built-in one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Declared {
+    pub name: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default = "number")]
+    pub value_type: ValueType,
+    pub range: (f64, f64),
+    #[serde(default)]
+    pub alarm: Option<AlarmLimits>,
+    #[serde(default)]
+    pub commandable: bool,
+}
+
+fn number() -> ValueType {
+    ValueType::Number
+}
+
+/// A declared measurand as the table keeps it (names leaked once: a
+/// process declares at most [`CUSTOM_SLOTS`]).
+#[derive(Debug)]
+pub struct Custom {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub value_type: ValueType,
+    pub range: (f64, f64),
+    pub alarm: Option<AlarmLimits>,
+    pub commandable: bool,
+    declared: Declared,
+}
+
+static CUSTOM: [std::sync::OnceLock<Custom>; CUSTOM_SLOTS] =
+    [const { std::sync::OnceLock::new() }; CUSTOM_SLOTS];
+
+/// The definition behind a `Site*` slot, once declared.
+fn custom(m: Measurand) -> Option<&'static Custom> {
+    let i = (m as usize).checked_sub(Measurand::ALL.len())?;
+    CUSTOM.get(i)?.get()
+}
+
+/// Why a declaration was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("measurand `{name}`: {reason}")]
+pub struct DeclareError {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Declares a measurand for this process, checked as the built-in table
+/// is: a new name (1 to 32 of `a-z`, `0-9`, `_`), a unit of at most 16
+/// bytes, a number, flag or text value, a finite range, limits inside it
+/// in the right order. Declaring the same definition again returns its
+/// slot; another definition under a known name is refused.
+pub fn define(d: &Declared) -> Result<Measurand, DeclareError> {
+    let err = |reason: String| DeclareError {
+        name: crate::id::quoted(&d.name),
+        reason,
+    };
+    let name_ok = !d.name.is_empty()
+        && d.name.len() <= 32
+        && d.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(err("a name is 1 to 32 of a-z, 0-9 and _".into()));
+    }
+    if Measurand::ALL.iter().any(|m| m.name() == d.name) {
+        return Err(err("is built in".into()));
+    }
+    if d.unit.len() > 16 {
+        return Err(err("a unit is at most 16 bytes".into()));
+    }
+    if !matches!(
+        d.value_type,
+        ValueType::Number | ValueType::Flag | ValueType::Text
+    ) {
+        return Err(err(format!(
+            "a declared measurand is a number, flag or text, not a {}",
+            d.value_type
+        )));
+    }
+    let (lo, hi) = d.range;
+    if d.value_type == ValueType::Number && !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(err(format!(
+            "range [{lo}, {hi}] must be finite and increasing"
+        )));
+    }
+    if let Some(a) = d.alarm {
+        check_limits(&a, d.range).map_err(err)?;
+    }
+    for slot in &CUSTOM {
+        if let Some(c) = slot.get()
+            && c.name == d.name
+        {
+            return if c.declared == *d {
+                Ok(Measurand::SLOTS[CUSTOM
+                    .iter()
+                    .position(|s| std::ptr::eq(s, slot))
+                    .unwrap_or(0)])
+            } else {
+                Err(err("already declared with another definition".into()))
+            };
+        }
+    }
+    for (i, slot) in CUSTOM.iter().enumerate() {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let c = Custom {
+            name: leak(&d.name),
+            unit: leak(&d.unit),
+            value_type: d.value_type,
+            range: if d.value_type == ValueType::Number {
+                d.range
+            } else {
+                (f64::NEG_INFINITY, f64::INFINITY)
+            },
+            alarm: d.alarm,
+            commandable: d.commandable,
+            declared: d.clone(),
+        };
+        if slot.set(c).is_ok() {
+            return Ok(Measurand::SLOTS[i]);
+        }
+        // Taken meanwhile by another name, or by this one on another thread.
+        if slot.get().is_some_and(|c| c.name == d.name) {
+            return define(d);
+        }
+    }
+    Err(err(format!(
+        "no room: at most {CUSTOM_SLOTS} declared measurands"
+    )))
+}
+
+/// Every measurand declared so far, in slot order (what a store keeps).
+pub fn declared() -> Vec<Declared> {
+    CUSTOM
+        .iter()
+        .filter_map(|s| s.get().map(|c| c.declared.clone()))
+        .collect()
+}
+
+/// Checks alarm limits against a valid range: inside it, and warning
+/// before critical in the direction of the alarm.
+pub fn check_limits(a: &AlarmLimits, range: (f64, f64)) -> Result<(), String> {
+    let (lo, hi) = range;
+    let inside = |x: f64| x.is_finite() && x >= lo && x <= hi;
+    if !(inside(a.warning) && inside(a.critical)) {
+        return Err(format!(
+            "limits {} and {} must lie in [{lo}, {hi}]",
+            a.warning, a.critical
+        ));
+    }
+    let ordered = if a.falling {
+        a.critical <= a.warning
+    } else {
+        a.warning <= a.critical
+    };
+    if !ordered {
+        return Err(format!(
+            "warning {} must come before critical {} ({})",
+            a.warning,
+            a.critical,
+            if a.falling { "falling" } else { "rising" }
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -627,9 +627,9 @@ fn sensor_at(name: &str, value: f64) -> EntityRecord {
     let (mut events, mut commands) = (Vec::new(), Vec::new());
     let mut ctx = twin_core::state::Ctx::new(r.id(), SimTime::ZERO, &mut events, &mut commands);
     for k in 0..5 {
-        r.common
-            .readings
-            .update(&temp(r.id(), SimTime::secs(k), value), &mut ctx);
+        let obs = temp(r.id(), SimTime::secs(k), value);
+        let limits = r.common.limits(obs.measurand);
+        r.common.readings.update(&obs, limits, &mut ctx);
     }
     r
 }

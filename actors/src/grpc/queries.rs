@@ -91,10 +91,7 @@ pub(super) async fn get_measurands(
     _: Request<pb::Empty>,
 ) -> Result<Response<pb::GetMeasurandsResponse>, Status> {
     Ok(Response::new(pb::GetMeasurandsResponse {
-        measurands: Measurand::ALL
-            .iter()
-            .map(|m| convert::measurand_info(*m))
-            .collect(),
+        measurands: Measurand::every().map(convert::measurand_info).collect(),
     }))
 }
 

@@ -87,6 +87,12 @@ pub enum InputError {
         kind: Kind,
         action: &'static str,
     },
+    #[error("{entity} {measurand}: alarm limits refused: {reason}")]
+    BadLimits {
+        entity: EntityId,
+        measurand: Measurand,
+        reason: String,
+    },
     #[error("{entity}: a reminder of {len} bytes is longer than {max}", max = Action::MAX_MESSAGE)]
     LongMessage { entity: EntityId, len: usize },
     #[error("{from}: relation {relation:?} joins the wrong kinds")]
@@ -238,6 +244,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::EndMaintenance => "end maintenance",
         Action::WorkOrder { .. } => "work order",
         Action::Remind { .. } => "reminder",
+        Action::SetLimits { .. } => "set limits",
     }
 }
 
@@ -329,7 +336,8 @@ pub fn observe<S: KindBehaviour>(
         return Ok(Applied::HistoryOnly);
     }
     let latest = common.readings.get(obs.measurand).map(|r| r.time);
-    if common.readings.update(obs, ctx) == Applied::HistoryOnly {
+    let limits = common.limits(obs.measurand);
+    if common.readings.update(obs, limits, ctx) == Applied::HistoryOnly {
         return Err(InputError::OutOfOrder {
             entity: obs.entity,
             measurand: obs.measurand,
@@ -381,6 +389,27 @@ pub fn command<S: KindBehaviour>(
                 value: value.clone(),
             });
             ctx.forward(cmd.clone());
+            Ok(())
+        }
+        Action::SetLimits { measurand, limits } => {
+            let m = *measurand;
+            if let Some(l) = limits {
+                crate::measurand::check_limits(l, m.valid_range()).map_err(|reason| {
+                    InputError::BadLimits {
+                        entity: cmd.entity,
+                        measurand: m,
+                        reason,
+                    }
+                })?;
+            }
+            if m.value_type() != crate::value::ValueType::Number {
+                return Err(InputError::BadLimits {
+                    entity: cmd.entity,
+                    measurand: m,
+                    reason: format!("a {} has no limits", m.value_type()),
+                });
+            }
+            common.set_limits(m, *limits);
             Ok(())
         }
         Action::Remind { measurand, message } => {

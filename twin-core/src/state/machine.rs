@@ -174,7 +174,7 @@ impl KindBehaviour for MachineState {
                     technician,
                 });
             }
-            Action::SetDesired { .. } | Action::Remind { .. } => {
+            Action::SetDesired { .. } | Action::Remind { .. } | Action::SetLimits { .. } => {
                 unreachable!("handled by the common path")
             }
         }

@@ -33,7 +33,7 @@ pub use vehicle::{VehicleMode, VehicleState, VehicleStatus};
 pub use zone::{ZoneShape, ZoneState, ZoneType};
 
 use crate::id::{EntityId, Kind};
-use crate::measurand::Measurand;
+use crate::measurand::{AlarmLimits, Measurand};
 use crate::observation::Quality;
 use crate::time::SimTime;
 
@@ -106,6 +106,11 @@ pub struct Extras {
     pub tags: Vec<CompactString>,
     pub relations: Vec<Relation>,
     pub controls: Vec<Control>,
+    /// Alarm limits of this entity that replace its measurands' defaults
+    /// (set by a site file or a `set_limits` command). Stored after the
+    /// record (see the store), so that records written before it read.
+    #[serde(skip)]
+    pub limits: Vec<(Measurand, AlarmLimits)>,
 }
 
 /// What every entity carries whatever its kind.
@@ -137,6 +142,24 @@ impl Common {
     }
     pub fn extras_mut(&mut self) -> &mut Extras {
         self.extras.get_or_insert_with(Default::default)
+    }
+
+    /// The alarm limits of `m` for this entity: its own, else the
+    /// measurand's defaults.
+    pub fn limits(&self, m: Measurand) -> Option<AlarmLimits> {
+        self.extras
+            .as_ref()
+            .and_then(|e| e.limits.iter().find(|(x, _)| *x == m).map(|(_, l)| *l))
+            .or_else(|| m.alarm())
+    }
+
+    /// This entity's own limits (`None`: back to the defaults).
+    pub fn set_limits(&mut self, m: Measurand, limits: Option<AlarmLimits>) {
+        let own = &mut self.extras_mut().limits;
+        own.retain(|(x, _)| *x != m);
+        if let Some(l) = limits {
+            own.push((m, l));
+        }
     }
     pub fn relations(&self) -> &[Relation] {
         self.extras.as_deref().map_or(&[], |e| &e.relations)

@@ -168,7 +168,13 @@ impl Readings {
     /// Records `obs` if it is not older than what is known, emitting the value
     /// change, threshold crossings and alert transitions. An older observation
     /// changes nothing here ([`Applied::HistoryOnly`]).
-    pub fn update(&mut self, obs: &Observation, ctx: &mut Ctx) -> Applied {
+    /// `limits` are the entity's alarm limits for the measurand.
+    pub fn update(
+        &mut self,
+        obs: &Observation,
+        limits: Option<AlarmLimits>,
+        ctx: &mut Ctx,
+    ) -> Applied {
         let found = self.iter().position(|r| r.measurand == obs.measurand);
         let i = match found {
             Some(i) => i,
@@ -205,7 +211,7 @@ impl Readings {
         if obs.source == Source::Attached {
             return Applied::Current;
         }
-        if let (Some(limits), Some(x)) = (obs.measurand.alarm(), obs.value.as_f64()) {
+        if let (Some(limits), Some(x)) = (limits, obs.value.as_f64()) {
             let before = r.level;
             let after = before.next(limits, x);
             if after == before {

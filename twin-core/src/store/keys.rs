@@ -23,7 +23,7 @@ pub fn id_from(b: &[u8]) -> Option<EntityId> {
 
 pub fn measurand_from(b: &[u8]) -> Option<Measurand> {
     let code = u16::from_be_bytes(b[..2].try_into().expect("2 bytes"));
-    Measurand::ALL.get(code as usize).copied()
+    Measurand::from_code(code)
 }
 
 /// The hour an instant falls in, as an ordered 4-byte prefix.

@@ -156,6 +156,8 @@ struct Inner {
 /// Meta keys of the counters, written at a clean close; `OPEN` is present
 /// while a process has the store open, so a crash is seen at the next open
 /// and the counters are recounted.
+/// Meta key of the measurands a site or scenario declared.
+const DECLARED: &str = "declared_measurands";
 const OPEN: &str = "open";
 const ENTITIES: &str = "entity_count";
 const EVENTS: &str = "event_count";
@@ -174,14 +176,35 @@ impl Store {
         )
     }
 
+    /// Opens the store at `path`; the measurands it was given (see
+    /// [`Store::keep_declared`]) are declared in this process, so that its
+    /// records and history read by name.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store> {
-        Self::on(
+        let store = Self::on(
             engine::open(path.as_ref(), options.engine)?,
             options.retention,
-        )
+        )?;
+        for d in store
+            .get_meta::<Vec<crate::measurand::Declared>>(DECLARED)?
+            .unwrap_or_default()
+        {
+            if let Err(e) = crate::measurand::define(&d) {
+                eprintln!("warning: the store's {e}");
+            }
+        }
+        Ok(store)
+    }
+
+    /// Records every measurand declared in this process, for the next
+    /// opening of the store.
+    pub fn keep_declared(&self) -> Result<()> {
+        self.put_meta(DECLARED, &crate::measurand::declared())
     }
 
     /// A store in a temporary directory, removed on drop (for `--ephemeral`).
+    ///
+    /// (Declared measurands live in the process; a temporary store starts
+    /// with none of its own.)
     pub fn temporary(retention: Retention) -> Result<Store> {
         Self::temporary_on(EngineKind::DEFAULT, retention)
     }
@@ -762,15 +785,21 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], id: EntityId) -> Result<T> {
     postcard::from_bytes(bytes).map_err(corrupt(|| id.to_string()))
 }
 
-/// A stored record: the record, then what inference keeps for it when there
-/// is anything. The second part is optional so that records written before
-/// it existed read as they are.
+/// A stored record: the record, then what inference keeps for it, then the
+/// entity's own alarm limits, each when there is anything. The later parts
+/// are optional so that records written before they existed read as they
+/// are.
 fn encode_record(r: &EntityRecord, buf: Vec<u8>) -> Vec<u8> {
     let buf = postcard::to_extend(r, buf).expect("records serialise");
-    if r.inferred.is_empty() {
+    let limits = r.common.extras.as_ref().map_or(&[][..], |e| &e.limits[..]);
+    if r.inferred.is_empty() && limits.is_empty() {
+        return buf;
+    }
+    let buf = postcard::to_extend(&r.inferred, buf).expect("records serialise");
+    if limits.is_empty() {
         buf
     } else {
-        postcard::to_extend(&r.inferred, buf).expect("records serialise")
+        postcard::to_extend(limits, buf).expect("records serialise")
     }
 }
 
@@ -778,7 +807,12 @@ fn decode_record(bytes: &[u8], id: EntityId) -> Result<EntityRecord> {
     let (mut record, rest): (EntityRecord, _) =
         postcard::take_from_bytes(bytes).map_err(corrupt(|| id.to_string()))?;
     if !rest.is_empty() {
-        record.inferred = decode(rest, id)?;
+        let (inferred, rest) =
+            postcard::take_from_bytes(rest).map_err(corrupt(|| id.to_string()))?;
+        record.inferred = inferred;
+        if !rest.is_empty() {
+            record.common.extras_mut().limits = decode(rest, id)?;
+        }
     }
     Ok(record)
 }
