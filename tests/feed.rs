@@ -38,19 +38,10 @@ fn series(dir: &Path, hours: usize) -> std::path::PathBuf {
 }
 
 fn feed(addr: &str, file: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .arg("feed")
-        .arg(file)
-        .args(["--map", MAP, "--grpc", addr, "--token", "tok", "--json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let fixed = ["--map", MAP, "--grpc", addr, "--token", "tok", "--json"];
+    let mut args = vec!["feed".as_ref(), file.as_os_str()];
+    args.extend(fixed.iter().chain(extra).map(|a| std::ffi::OsStr::new(*a)));
+    serde_json::from_slice(&common::twin(&args)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

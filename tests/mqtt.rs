@@ -60,8 +60,15 @@ fn files(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// `twin run --site` fed by `broker`, serving gRPC; its store in `store`.
 fn start(dir: &Path, store: &Path, broker: &str) -> (Run, String) {
+    start_with(dir, store, broker, "4")
+}
+
+/// As [`start`], speaking MQTT `version` (4 for 3.1.1, or 5).
+fn start_with(dir: &Path, store: &Path, broker: &str, version: &str) -> (Run, String) {
     let (site, map) = files(dir);
     let args = [
+        "--mqtt-version".as_ref(),
+        version.as_ref(),
         "--site".as_ref(),
         site.as_os_str(),
         "--store".as_ref(),
@@ -257,9 +264,23 @@ async fn every_payload_shape_becomes_readings_and_bad_ones_are_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_nothing_published_at_qos_1() {
+    broker_restart("4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_loses_nothing_published_at_qos_1_over_mqtt_5() {
+    broker_restart("5").await;
+}
+
+async fn broker_restart(version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut broker = Mosquitto::start(dir.path()).unwrap();
-    let (_run, addr) = start(dir.path(), &dir.path().join("store"), &broker.url());
+    let (_run, addr) = start_with(
+        dir.path(),
+        &dir.path().join("store"),
+        &broker.url(),
+        version,
+    );
     let mut c = connect(addr).await;
     until_feed(&mut c, "subscribed", |f| f.connected).await;
     let port = broker.port;
@@ -320,19 +341,11 @@ async fn a_broker_restart_loses_nothing_published_at_qos_1() {
 
 /// Runs `twin loadgen ARGS --json --quiet` and returns its JSON report.
 fn loadgen(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
-        .arg("loadgen")
-        .args(args)
-        .args(["--json", "--quiet"])
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "twin loadgen {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let all: Vec<&str> = std::iter::once("loadgen")
+        .chain(args.iter().copied())
+        .chain(["--json", "--quiet"])
+        .collect();
+    serde_json::from_slice(&common::twin(&all)).unwrap()
 }
 
 /// A receiver started before the sender: `twin loadgen --receive`.
@@ -432,8 +445,11 @@ async fn duplicates_from_the_generator_are_applied_once_by_the_twin() {
     ]);
     let duplicated = sent["faults"]["duplicated"].as_u64().unwrap();
     assert!(duplicated > 200, "{sent}");
+    // Taken, and every reading's fate settled (messages are counted as
+    // they come, applied ones once the store has them).
     let f = until_feed(&mut c, "every message taken", |f| {
         f.messages == 3000 + duplicated
+            && f.applied + f.refused + f.duplicates + f.malformed >= f.readings
     })
     .await;
     assert_eq!(f.duplicates, duplicated, "{f:?}");
@@ -601,4 +617,50 @@ async fn a_declared_measurand_is_fed_alarmed_at_its_entity_limit_and_kept_across
     until_feed(&mut c, "subscribed", |f| f.connected).await;
     publish(broker.port, "twin/sensor/mic-1/noise", "64", &[]);
     until_reading(&mut c, "sensor/mic-1", "noise", 64.0).await;
+}
+
+#[test]
+fn a_recording_replays_to_a_file_and_to_a_broker_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("garden.rec");
+    let twin = |args: &[&std::ffi::OsStr]| String::from_utf8(common::twin(args)).unwrap();
+    let os = |s: &str| std::ffi::OsString::from(s);
+    twin(&[
+        &os("record"),
+        &os("--scenario"),
+        &os("garden"),
+        &os("--for"),
+        &os("6h"),
+        &os("--out"),
+        rec.as_os_str(),
+    ]);
+    let file = dir.path().join("garden.ndjson");
+    let sink = format!("ndjson:{}", file.display());
+    twin(&[&os("replay"), rec.as_os_str(), &os("--sink"), &os(&sink)]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.len() > 100,
+        "{} observations in 6 h of the garden",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["entity"].as_str().is_some_and(|e| !e.contains('#')))
+    );
+
+    let broker = Mosquitto::start(dir.path()).unwrap();
+    let rx = receiver(
+        &broker,
+        &["--count", &lines.len().to_string(), "--idle", "5s"],
+    );
+    let url = broker.url();
+    twin(&[&os("replay"), rec.as_os_str(), &os("--sink"), &os(&url)]);
+    let got = received(rx);
+    assert_eq!(got["distinct"], lines.len() as u64, "{got}");
+    assert_eq!(got["lost"], 0, "{got}");
 }

@@ -22,6 +22,15 @@ pub struct Args {
     /// Worker threads (shards): the hashes do not depend on it.
     #[arg(long, default_value_t = default_workers())]
     workers: usize,
+    /// Send the recording's observations to this sink instead of checking
+    /// it (mqtt://, grpc://, ndjson:, csv:; see `twin loadgen`).
+    #[arg(long)]
+    sink: Option<String>,
+    #[command(flatten)]
+    mqtt: twin::loadgen::MqttArgs,
+    /// Bearer token for a grpc:// sink.
+    #[arg(long, env = "TWIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 pub fn main(args: Args) -> Result<()> {
@@ -31,6 +40,24 @@ pub fn main(args: Args) -> Result<()> {
         ClockMode::RealTime => Some(1.0),
         ClockMode::Stepped => return Err("--speed: expected max or xN".into()),
     };
+    if let Some(url) = &args.sink {
+        let options = twin::loadgen::sink_options(&args.mqtt, args.token.clone());
+        let report = twin::tokio_runtime()?.block_on(twin::loadgen::replay::to_sink(
+            &args.recording,
+            url,
+            &options,
+            speed,
+        ))?;
+        println!(
+            "sent {} observations of {} to {url} in {:.1} s ({:.0}/s), {} errors",
+            report.sent,
+            args.recording.display(),
+            report.seconds,
+            report.msgs_per_s,
+            report.errors
+        );
+        return Ok(());
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -8,6 +8,7 @@
 //! from the sequence number and send time in each payload.
 
 mod receive;
+pub mod replay;
 
 use std::time::{Duration, Instant};
 
@@ -16,10 +17,8 @@ use serde::Serialize;
 use twin_core::SimTime;
 use twin_core::ports::ObservationSource;
 use twin_feed::faults::{FaultCounts, FaultRates, Faults};
-use twin_feed::sink::file::{FileSink, Format};
-use twin_feed::sink::grpc::GrpcSink;
-use twin_feed::sink::mqtt::{MqttSink, MqttSinkConfig};
-use twin_feed::sink::{Message, Sink, percentile};
+use twin_feed::sink::mqtt::MqttSinkConfig;
+use twin_feed::sink::{AnySink, Message, Sink, SinkOptions, percentile};
 use twin_scenarios::{Scenario, SimWorld};
 
 pub use receive::Received;
@@ -126,6 +125,28 @@ pub struct FaultArgs {
     pub fault_seed: u64,
 }
 
+impl Args {
+    /// The sink settings these arguments give.
+    pub fn sink_options(&self) -> SinkOptions {
+        sink_options(&self.mqtt, self.token.clone())
+    }
+}
+
+/// Sink settings from the MQTT options and a gRPC token.
+pub fn sink_options(mqtt: &MqttArgs, token: Option<String>) -> SinkOptions {
+    SinkOptions {
+        mqtt: MqttSinkConfig {
+            url: String::new(),
+            client_id: mqtt.client_id.clone(),
+            connections: mqtt.connections,
+            qos: mqtt.qos,
+            inflight: mqtt.inflight,
+            prefix: mqtt.topic_prefix.clone(),
+        },
+        token,
+    }
+}
+
 impl FaultArgs {
     fn rates(&self) -> FaultRates {
         FaultRates {
@@ -211,30 +232,8 @@ pub async fn run(args: &Args) -> Result<Report> {
         return Err("say how much: --for D or --count N".into());
     }
     args.faults.rates().check()?;
-    if let Some(path) = url.strip_prefix("ndjson:") {
-        drive(FileSink::open(path, Format::Ndjson)?, args, &url).await
-    } else if let Some(path) = url.strip_prefix("csv:") {
-        drive(FileSink::open(path, Format::Csv)?, args, &url).await
-    } else if url.starts_with("grpc://") || url.starts_with("http://") {
-        drive(
-            GrpcSink::connect(&url, args.token.clone()).await?,
-            args,
-            &url,
-        )
-        .await
-    } else if url.starts_with("mqtt://") || url.starts_with("mqtts://") {
-        let cfg = MqttSinkConfig {
-            url: url.clone(),
-            client_id: args.mqtt.client_id.clone(),
-            connections: args.mqtt.connections,
-            qos: args.mqtt.qos,
-            inflight: args.mqtt.inflight,
-            prefix: args.mqtt.topic_prefix.clone(),
-        };
-        drive(MqttSink::connect(&cfg).await?, args, &url).await
-    } else {
-        Err(format!("--sink `{url}`: expected mqtt://, grpc://, ndjson: or csv:").into())
-    }
+    let sink = AnySink::open(&url, &args.sink_options()).await?;
+    drive(sink, args, &url).await
 }
 
 /// The world's thread: observations as messages, in batches, until told

@@ -33,6 +33,9 @@ pub struct FeedArgs {
     /// PEM file of the CAs to trust with mqtts:// (default: the system's).
     #[arg(long, requires = "mqtt")]
     mqtt_ca: Option<PathBuf>,
+    /// MQTT protocol version: 4 (3.1.1) or 5.
+    #[arg(long, default_value_t = 4, requires = "mqtt")]
+    mqtt_version: u8,
 }
 
 /// The running feeds, stopped together.
@@ -67,6 +70,7 @@ impl Feeds {
                 map,
                 clock,
                 max_skew: Some(max_skew),
+                version: args.mqtt_version,
             };
             tasks.push(subscribe::start(feed, runtime.clone(), stopped));
         }

@@ -346,7 +346,6 @@ pub async fn run(
         waker.wake.notify_one();
     });
     let stop = flag;
-    let server = serve(&args.serve, runtime.clone(), Some(control.clone())).await?;
     let clock = {
         let control = control.clone();
         Arc::new(move || {
@@ -358,6 +357,8 @@ pub async fn run(
         })
     };
     let feeds = feeds::Feeds::start(&args.feeds, &runtime, clock, args.serve.max_skew)?;
+    // Served once the feeds are on the board: a client may list them at once.
+    let server = serve(&args.serve, runtime.clone(), Some(control.clone())).await?;
     ready(server.addr);
 
     let duration = if args.forever {

@@ -49,12 +49,13 @@ pub async fn run(
     runtime.checkpoint().await?;
     store.put_meta("site", &site.name)?;
     info!(site = %site.name, entities = site.records.len(), "live site ready");
-    let server = serve::serve(&args.serve, runtime.clone(), None).await?;
     let clock = Arc::new(|| twin_feed::Clock {
         now: wall_now(),
         epoch_unix_ms: 0,
     });
     let feeds = feeds::Feeds::start(&args.feeds, &runtime, clock, args.serve.max_skew)?;
+    // Served once the feeds are on the board: a client may list them at once.
+    let server = serve::serve(&args.serve, runtime.clone(), None).await?;
     ready(server.addr);
 
     let end = (!args.forever)

@@ -57,6 +57,26 @@ pub fn spawn_run(args: &[&std::ffi::OsStr]) -> (Run, String) {
     (Run(child), addr)
 }
 
+/// Runs `twin ARGS` to its end and returns what it printed; fails the
+/// test, with its stderr, if it fails.
+#[allow(dead_code)]
+pub fn twin<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "twin {:?}: {}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// `m` with the tests' token.
 pub fn req<T>(m: T) -> Request<T> {
     let mut r = Request::new(m);

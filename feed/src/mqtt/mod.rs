@@ -1,6 +1,7 @@
 //! MQTT, both ways: the broker's address and client options shared by the
 //! feed in ([`subscribe`]) and the load generator's sink.
 
+pub mod session;
 pub mod subscribe;
 
 use std::path::PathBuf;
@@ -97,12 +98,36 @@ impl Connection {
         if let Some((user, password)) = &self.credentials {
             o.set_credentials(user, password);
         }
-        if self.endpoint.tls {
-            o.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(
-                tls_config(self.ca_file.as_deref())?,
-            ))));
+        if let Some(t) = self.transport()? {
+            o.set_transport(t);
         }
         Ok(o)
+    }
+
+    /// The same options for MQTT 5.
+    pub fn options_v5(&self, incoming_max: usize) -> Result<rumqttc::v5::MqttOptions, String> {
+        let mut o =
+            rumqttc::v5::MqttOptions::new(&self.client_id, &self.endpoint.host, self.endpoint.port);
+        o.set_keep_alive(self.keep_alive);
+        o.set_max_packet_size(Some(incoming_max as u32));
+        if let Some((user, password)) = &self.credentials {
+            o.set_credentials(user, password);
+        }
+        if let Some(t) = self.transport()? {
+            o.set_transport(t);
+        }
+        Ok(o)
+    }
+
+    /// TLS over TCP for `mqtts://`; `None`: plain TCP.
+    fn transport(&self) -> Result<Option<Transport>, String> {
+        if !self.endpoint.tls {
+            return Ok(None);
+        }
+        let tls = tls_config(self.ca_file.as_deref())?;
+        Ok(Some(Transport::Tls(TlsConfiguration::Rustls(Arc::new(
+            tls,
+        )))))
     }
 }
 

@@ -8,23 +8,23 @@
 //!   durable when the store is ([`Applier`] runs with `durable`): a twin
 //!   that dies before the ack gets the message again. Acks go in the order
 //!   the messages came, as MQTT asks.
-//! - The connection is watched by one task that polls it; when it drops it
-//!   waits a back-off with jitter ([`super::backoff`]) and reconnects,
-//!   subscribing again if the broker lost the session.
+//! - The connection, in MQTT 3.1.1 or 5, is watched by one task that polls
+//!   it ([`super::session`]); when it drops it waits a back-off with jitter
+//!   and reconnects, subscribing again if the broker lost the session.
 //! - Messages are taken in batches of up to [`BATCH`], so that one sync
 //!   serves many.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use rumqttc::{AsyncClient, Event, Packet, Publish, QoS, SubscribeFilter};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::warn;
 use twin_actors::Runtime;
 use twin_actors::feeds::FeedStats;
 use twin_core::{SimTime, Source};
 
 use super::Connection;
+use super::session::{self, Delivery};
 use crate::apply::Applier;
 use crate::map::Map;
 use crate::reading::Clock;
@@ -43,6 +43,8 @@ pub struct Feed {
     pub clock: Arc<dyn Fn() -> Clock + Send + Sync>,
     /// How far ahead of the clock a reading may be; `None`: any time.
     pub max_skew: Option<SimTime>,
+    /// MQTT 3.1.1 (4) or 5.
+    pub version: u8,
 }
 
 /// Registers the feed on the runtime's board (so that it is listed from
@@ -66,65 +68,16 @@ async fn run(
     stats: Arc<FeedStats>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let mut options = feed.connection.options(MAX_MESSAGE)?;
-    options.set_clean_session(false);
-    options.set_manual_acks(true);
-    let (client, mut events) = AsyncClient::new(options, 4 * BATCH);
-    let filters = feed.map.subscriptions();
-    let (tx, mut rx) = mpsc::channel::<Publish>(4 * BATCH);
-
-    // The connection: polled here, publishes handed to the applier.
-    let poller = {
-        let (client, stats) = (client.clone(), stats.clone());
-        tokio::spawn(async move {
-            let mut failures = 0u32;
-            let mut ever = false;
-            loop {
-                match events.poll().await {
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if tx.send(p).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        failures = 0;
-                        if ever {
-                            FeedStats::add(&stats.reconnects, 1);
-                        }
-                        ever = true;
-                        info!(broker = %stats.source, session = ack.session_present, "MQTT connected");
-                        if ack.session_present {
-                            // The broker kept the subscriptions.
-                            stats.connected.store(true, Ordering::Relaxed);
-                        } else {
-                            let subs = filters
-                                .iter()
-                                .map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
-                            if let Err(e) = client.try_subscribe_many(subs) {
-                                stats.set_error(format!("subscribe: {e}"));
-                            }
-                        }
-                    }
-                    // Connected means subscribed: what is published from
-                    // now on reaches the twin.
-                    Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        stats.connected.store(true, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        stats.connected.store(false, Ordering::Relaxed);
-                        stats.set_error(format!("connection: {e}"));
-                        let wait = super::backoff(failures);
-                        failures = failures.saturating_add(1);
-                        if failures <= 3 || failures.is_multiple_of(20) {
-                            warn!(broker = %stats.source, "MQTT connection: {e}; retrying in {:.1} s", wait.as_secs_f64());
-                        }
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-            }
-        })
-    };
+    let (tx, mut rx) = mpsc::channel::<Delivery>(4 * BATCH);
+    let (client, poller) = session::open(
+        &feed.connection,
+        feed.version,
+        MAX_MESSAGE,
+        4 * BATCH,
+        feed.map.subscriptions(),
+        stats.clone(),
+        tx,
+    )?;
 
     let mut applier = Applier::new(runtime, stats.clone(), Source::Mqtt);
     applier.max_skew = feed.max_skew;
@@ -141,15 +94,15 @@ async fn run(
                 if let Err(e) = take(&mut applier, &feed, &batch, &mut retry_stop).await {
                     break Err(e);
                 }
-                for p in batch.drain(..) {
+                for d in batch.drain(..) {
                     // Queued for the connection; a dropped connection
                     // means the broker sends the message again.
-                    let _ = client.ack(&p).await;
+                    client.ack(&d).await;
                 }
             }
         }
     };
-    let _ = client.try_disconnect();
+    client.disconnect();
     poller.abort();
     stats.connected.store(false, Ordering::Relaxed);
     result
@@ -160,7 +113,7 @@ async fn run(
 async fn take(
     applier: &mut Applier,
     feed: &Feed,
-    batch: &[Publish],
+    batch: &[Delivery],
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
     let stats = applier.stats().clone();
@@ -170,16 +123,16 @@ async fn take(
         .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
     let clock = (feed.clock)();
     let mut readings = Vec::new();
-    for p in batch {
-        let topic = p.topic.as_str();
-        match feed.map.decode(topic, &p.payload, &clock) {
-            Ok(d) => {
-                for e in &d.bad {
-                    applier.malformed(topic, e);
+    for d in batch {
+        let topic = d.topic();
+        match feed.map.decode(&topic, d.payload(), &clock) {
+            Ok(decoded) => {
+                for e in &decoded.bad {
+                    applier.malformed(&topic, e);
                 }
-                readings.extend(d.readings);
+                readings.extend(decoded.readings);
             }
-            Err(e) => applier.malformed(topic, &e),
+            Err(e) => applier.malformed(&topic, &e),
         }
     }
     let mut attempt = 0;

@@ -58,6 +58,84 @@ pub trait Sink: Send {
     fn latencies_us(&self) -> Vec<u32>;
 }
 
+/// How to open a sink from its URL: the MQTT sink's settings and a gRPC
+/// sink's token (the file sinks need nothing more).
+#[derive(Clone, Debug)]
+pub struct SinkOptions {
+    pub mqtt: mqtt::MqttSinkConfig,
+    pub token: Option<String>,
+}
+
+/// Any sink, chosen by its URL's scheme.
+pub enum AnySink {
+    Mqtt(mqtt::MqttSink),
+    Grpc(grpc::GrpcSink),
+    File(file::FileSink),
+}
+
+impl AnySink {
+    /// `mqtt://` or `mqtts://`, `grpc://` (or `http://`), `ndjson:PATH`,
+    /// `csv:PATH`.
+    pub async fn open(url: &str, o: &SinkOptions) -> Result<AnySink, String> {
+        if let Some(path) = url.strip_prefix("ndjson:") {
+            Ok(AnySink::File(file::FileSink::open(
+                path,
+                file::Format::Ndjson,
+            )?))
+        } else if let Some(path) = url.strip_prefix("csv:") {
+            Ok(AnySink::File(file::FileSink::open(
+                path,
+                file::Format::Csv,
+            )?))
+        } else if url.starts_with("grpc://") || url.starts_with("http://") {
+            Ok(AnySink::Grpc(
+                grpc::GrpcSink::connect(url, o.token.clone()).await?,
+            ))
+        } else if url.starts_with("mqtt://") || url.starts_with("mqtts://") {
+            let cfg = mqtt::MqttSinkConfig {
+                url: url.to_string(),
+                ..o.mqtt.clone()
+            };
+            Ok(AnySink::Mqtt(mqtt::MqttSink::connect(&cfg).await?))
+        } else {
+            Err(format!(
+                "sink `{url}`: expected mqtt://, grpc://, ndjson: or csv:"
+            ))
+        }
+    }
+}
+
+impl Sink for AnySink {
+    async fn send(&mut self, batch: &[Message]) -> Result<(), String> {
+        match self {
+            AnySink::Mqtt(s) => s.send(batch).await,
+            AnySink::Grpc(s) => s.send(batch).await,
+            AnySink::File(s) => s.send(batch).await,
+        }
+    }
+    async fn flush(&mut self, timeout: std::time::Duration) -> Result<(), String> {
+        match self {
+            AnySink::Mqtt(s) => s.flush(timeout).await,
+            AnySink::Grpc(s) => s.flush(timeout).await,
+            AnySink::File(s) => s.flush(timeout).await,
+        }
+    }
+    fn stats(&self) -> SinkStats {
+        match self {
+            AnySink::Mqtt(s) => s.stats(),
+            AnySink::Grpc(s) => s.stats(),
+            AnySink::File(s) => s.stats(),
+        }
+    }
+    fn latencies_us(&self) -> Vec<u32> {
+        match self {
+            AnySink::Mqtt(s) => s.latencies_us(),
+            AnySink::Grpc(s) => s.latencies_us(),
+            AnySink::File(s) => s.latencies_us(),
+        }
+    }
+}
+
 /// The latency samples kept per sink: enough for a p99.9 over a run.
 pub const MAX_SAMPLES: usize = 1 << 20;
 
