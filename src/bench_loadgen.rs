@@ -89,7 +89,15 @@ pub async fn run(b: &LoadgenBench, say: impl Fn(&str)) -> Result<Value> {
     let qos1 = publish_rates(b, &broker, &pairs, &file, 1, &say).await?;
     let qos0 = publish_rates(b, &broker, &pairs, &file, 0, &say).await?;
     say("MQTT ingest into a twin");
-    let ingest = ingest(&broker, b.ingest_messages, dir.path().join("ingest")).await?;
+    let fast = ingest(&broker, b.ingest_messages, None, dir.path().join("ingest")).await?;
+    say("MQTT ingest at a steady 5,000/s");
+    let paced = ingest(
+        &broker,
+        b.ingest_messages.min(50_000),
+        Some(5_000),
+        dir.path().join("paced"),
+    )
+    .await?;
     drop(broker);
     say("broker restart mid-stream");
     let restart = restart(b.restart_messages, dir.path().join("restart")).await?;
@@ -103,10 +111,11 @@ pub async fn run(b: &LoadgenBench, say: impl Fn(&str)) -> Result<Value> {
         "loadgen_over_paho": qos1["loadgen_over_paho"],
         "qos1": qos1,
         "qos0": qos0,
-        "mqtt_ingest": ingest,
-        "mqtt_ingest_obs_per_s": ingest["obs_per_s"],
-        "lost": ingest["lost"],
-        "e2e_latency_p99_ms": ingest["e2e_p99_ms"],
+        "mqtt_ingest": fast,
+        "mqtt_ingest_obs_per_s": fast["obs_per_s"],
+        "lost": fast["lost"],
+        "e2e_latency_p99_ms": fast["e2e_p99_ms"],
+        "mqtt_ingest_at_5000_per_s": paced,
         "broker_restart": restart,
         "broker_restart_lost": restart["lost"],
     }))
@@ -317,18 +326,25 @@ async fn settle(c: &mut Client, n: u64) -> Result<(pb::Feed, Instant)> {
     Ok((last, moved))
 }
 
-async fn ingest(broker: &Mosquitto, n: u64, store: PathBuf) -> Result<Value> {
+/// `n` messages from the generator into a fresh twin, as fast as it goes
+/// or at `rate` a second.
+async fn ingest(broker: &Mosquitto, n: u64, rate: Option<u64>, store: PathBuf) -> Result<Value> {
     let (_twin, mut c) = twin(&broker.url(), store).await?;
     let t0 = Instant::now();
-    let a = loadgen::args(&[
+    let (url, n_s, rate_s) = (broker.url(), n.to_string(), rate.unwrap_or(0).to_string());
+    let mut words = vec![
         "--sink",
-        &broker.url(),
+        &url,
         "--count",
-        &n.to_string(),
+        &n_s,
         "--quiet",
         "--client-id",
         "bench-ingest",
-    ])?;
+    ];
+    if rate.is_some() {
+        words.extend(["--rate", &rate_s]);
+    }
+    let a = loadgen::args(&words)?;
     loadgen::run(&a).await?;
     let (f, done) = settle(&mut c, n).await?;
     let secs = done.duration_since(t0).as_secs_f64();

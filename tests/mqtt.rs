@@ -3,6 +3,7 @@
 //! counted and skipped, duplicates are applied once, and a broker restart
 //! loses nothing published at QoS 1.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,9 +67,18 @@ fn start(dir: &Path, store: &Path, broker: &str) -> (Run, String) {
 /// As [`start`], speaking MQTT `version` (4 for 3.1.1, or 5).
 fn start_with(dir: &Path, store: &Path, broker: &str, version: &str) -> (Run, String) {
     let (site, map) = files(dir);
-    let args = [
+    let extra = [
         "--mqtt-version".as_ref(),
         version.as_ref(),
+        "--mqtt-map".as_ref(),
+        map.as_os_str(),
+    ];
+    site_run(&site, store, broker, &extra)
+}
+
+/// `twin run --site SITE --store STORE --mqtt BROKER EXTRA…`.
+fn site_run(site: &Path, store: &Path, broker: &str, extra: &[&OsStr]) -> (Run, String) {
+    let mut args: Vec<&OsStr> = vec![
         "--site".as_ref(),
         site.as_os_str(),
         "--store".as_ref(),
@@ -77,9 +87,8 @@ fn start_with(dir: &Path, store: &Path, broker: &str, version: &str) -> (Run, St
         broker.as_ref(),
         "--mqtt-client-id".as_ref(),
         "twin-test".as_ref(),
-        "--mqtt-map".as_ref(),
-        map.as_os_str(),
     ];
+    args.extend(extra);
     common::spawn_run(&args)
 }
 
@@ -506,18 +515,7 @@ async fn a_declared_measurand_is_fed_alarmed_at_its_entity_limit_and_kept_across
     let site = dir.path().join("workshop.toml");
     let start_site = |text: &str| {
         std::fs::write(&site, text).unwrap();
-        let url = broker.url();
-        let args = [
-            "--site".as_ref(),
-            site.as_os_str(),
-            "--store".as_ref(),
-            store.as_os_str(),
-            "--mqtt".as_ref(),
-            url.as_ref(),
-            "--mqtt-client-id".as_ref(),
-            "workshop".as_ref(),
-        ];
-        common::spawn_run(&args)
+        site_run(&site, &store, &broker.url(), &[])
     };
     let (run, addr) = start_site(WORKSHOP);
     let mut c = connect(addr).await;
@@ -663,4 +661,47 @@ fn a_recording_replays_to_a_file_and_to_a_broker_alike() {
     let got = received(rx);
     assert_eq!(got["distinct"], lines.len() as u64, "{got}");
     assert_eq!(got["lost"], 0, "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_speaks_tls_and_trusts_only_its_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
+    let broker = Mosquitto::start_tls(dir.path(), &cert_pem, &key_pem).unwrap();
+    let (site, map) = files(dir.path());
+    let (store, url) = (dir.path().join("store"), broker.url());
+    let run = |ca: Option<&Path>, store: &Path| {
+        let mut extra = vec!["--mqtt-map".as_ref(), map.as_os_str()];
+        if let Some(ca) = ca {
+            extra.extend(["--mqtt-ca".as_ref(), ca.as_os_str()]);
+        }
+        site_run(&site, store, &url, &extra)
+    };
+    // Without the CA the broker's certificate is not trusted: no session.
+    let (untrusting, addr) = run(None, &dir.path().join("store-2"));
+    let mut c = connect(addr).await;
+    let f = until_feed(&mut c, "a failed attempt", |f| !f.last_error.is_empty()).await;
+    assert!(!f.connected, "{f:?}");
+    assert!(
+        f.last_error.to_lowercase().contains("certificate"),
+        "{}",
+        f.last_error
+    );
+    drop(untrusting);
+
+    let (_run, addr) = run(Some(&cert_pem), &store);
+    let mut c = connect(addr).await;
+    until_feed(&mut c, "subscribed over TLS", |f| f.connected).await;
+    let status = Command::new("mosquitto_pub")
+        .args(["-h", "localhost", "-p", &broker.port.to_string(), "-q", "1"])
+        .arg("--cafile")
+        .arg(&cert_pem)
+        .args(["-t", "twin/sensor/probe-1/soil_moisture", "-m", "27.5"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    until_reading(&mut c, "sensor/probe-1", "soil_moisture", 27.5).await;
 }

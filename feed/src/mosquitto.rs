@@ -14,6 +14,8 @@ pub struct Mosquitto {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    /// PEM certificate and key of a TLS listener.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The broker's binary: on the PATH, or where Debian puts it.
@@ -57,17 +59,31 @@ pub fn free_port() -> io::Result<u16> {
 impl Mosquitto {
     /// Starts a broker keeping its state in `dir`.
     pub fn start(dir: &Path) -> io::Result<Mosquitto> {
+        Self::start_on(dir, None)
+    }
+
+    /// Starts a broker that speaks only TLS, with this certificate and key
+    /// (its URL names `localhost`, as the certificate should).
+    pub fn start_tls(dir: &Path, cert: &Path, key: &Path) -> io::Result<Mosquitto> {
+        Self::start_on(dir, Some((cert.to_path_buf(), key.to_path_buf())))
+    }
+
+    fn start_on(dir: &Path, tls: Option<(PathBuf, PathBuf)>) -> io::Result<Mosquitto> {
         let mut m = Mosquitto {
             child: None,
             port: free_port()?,
             dir: dir.to_path_buf(),
+            tls,
         };
         m.launch()?;
         Ok(m)
     }
 
     pub fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        match self.tls {
+            Some(_) => format!("mqtts://localhost:{}", self.port),
+            None => format!("mqtt://127.0.0.1:{}", self.port),
+        }
     }
 
     fn launch(&mut self) -> io::Result<()> {
@@ -76,6 +92,7 @@ impl Mosquitto {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\n\
+                 {tls}\
                  user {user}\n\
                  allow_anonymous true\n\
                  persistence true\n\
@@ -86,6 +103,11 @@ impl Mosquitto {
                  log_type warning\n\
                  log_dest file {dir}/mosquitto.log\n",
                 port = self.port,
+                tls = match &self.tls {
+                    Some((cert, key)) =>
+                        format!("certfile {}\nkeyfile {}\n", cert.display(), key.display()),
+                    None => String::new(),
+                },
                 user = current_user(),
                 dir = self.dir.display()
             ),

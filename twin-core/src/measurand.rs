@@ -51,27 +51,33 @@ macro_rules! measurands {
             ];
 
             /// The wire name, e.g. `pm25`.
+            #[inline]
             pub fn name(self) -> &'static str {
-                match self { $(Measurand::$variant => $name,)* _ => custom(self).map_or("undeclared", |c| c.name) }
+                match self { $(Measurand::$variant => $name,)* _ => declared_name(self) }
             }
             /// The unit every value of this measurand is expressed in ("" when none).
+            #[inline]
             pub fn unit(self) -> &'static str {
-                match self { $(Measurand::$variant => $unit,)* _ => custom(self).map_or("", |c| c.unit) }
+                match self { $(Measurand::$variant => $unit,)* _ => declared_unit(self) }
             }
+            #[inline]
             pub fn value_type(self) -> ValueType {
-                match self { $(Measurand::$variant => ValueType::$ty,)* _ => custom(self).map_or(ValueType::Number, |c| c.value_type) }
+                match self { $(Measurand::$variant => ValueType::$ty,)* _ => declared_type(self) }
             }
             /// The physically valid range of a numeric value, inclusive.
+            #[inline]
             pub fn valid_range(self) -> (f64, f64) {
-                match self { $(Measurand::$variant => ($min, $max),)* _ => custom(self).map_or((0.0, 0.0), |c| c.range) }
+                match self { $(Measurand::$variant => ($min, $max),)* _ => declared_range(self) }
             }
             /// Default alarm limits, when the quantity has well-known ones.
+            #[inline]
             pub fn alarm(self) -> Option<AlarmLimits> {
-                match self { $(Measurand::$variant => $alarm,)* _ => custom(self).and_then(|c| c.alarm) }
+                match self { $(Measurand::$variant => $alarm,)* _ => declared_alarm(self) }
             }
             /// Whether a command may set a desired value for it.
+            #[inline]
             pub fn commandable(self) -> bool {
-                match self { $(Measurand::$variant => $cmd,)* _ => custom(self).is_some_and(|c| c.commandable) }
+                match self { $(Measurand::$variant => $cmd,)* _ => declared_commandable(self) }
             }
         }
     };
@@ -324,6 +330,39 @@ static CUSTOM: [std::sync::OnceLock<Custom>; CUSTOM_SLOTS] =
 fn custom(m: Measurand) -> Option<&'static Custom> {
     let i = (m as usize).checked_sub(Measurand::ALL.len())?;
     CUSTOM.get(i)?.get()
+}
+
+// The table's methods for a declared measurand: out of line and cold, so
+// that a built-in one stays a lookup the compiler inlines.
+#[cold]
+#[inline(never)]
+fn declared_name(m: Measurand) -> &'static str {
+    custom(m).map_or("undeclared", |c| c.name)
+}
+#[cold]
+#[inline(never)]
+fn declared_unit(m: Measurand) -> &'static str {
+    custom(m).map_or("", |c| c.unit)
+}
+#[cold]
+#[inline(never)]
+fn declared_type(m: Measurand) -> ValueType {
+    custom(m).map_or(ValueType::Number, |c| c.value_type)
+}
+#[cold]
+#[inline(never)]
+fn declared_range(m: Measurand) -> (f64, f64) {
+    custom(m).map_or((0.0, 0.0), |c| c.range)
+}
+#[cold]
+#[inline(never)]
+fn declared_alarm(m: Measurand) -> Option<AlarmLimits> {
+    custom(m).and_then(|c| c.alarm)
+}
+#[cold]
+#[inline(never)]
+fn declared_commandable(m: Measurand) -> bool {
+    custom(m).is_some_and(|c| c.commandable)
 }
 
 /// Why a declaration was refused.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A measured or desired value. Numbers dominate; positions, flags, text
 /// statuses and estimates with an interval (remaining useful life) are the rest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
     Number(f64),
@@ -24,6 +24,39 @@ pub enum Value {
     /// Forecasts of the next steps of a series from the reading's time:
     /// point `i` is the mean over `[time + i·step, time + (i+1)·step)`.
     Forecast(Box<Path>),
+}
+
+/// Cloned on every reading applied (the reading, its event): the common
+/// cases inline, the boxed ones out of line, whatever the compiler's
+/// partition of the crates.
+impl Clone for Value {
+    #[inline]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Number(x) => Value::Number(*x),
+            Value::Flag(b) => Value::Flag(*b),
+            Value::Point { lon, lat } => Value::Point {
+                lon: *lon,
+                lat: *lat,
+            },
+            Value::Text(t) => Value::Text(t.clone()),
+            other => other.clone_boxed(),
+        }
+    }
+}
+
+impl Value {
+    #[cold]
+    #[inline(never)]
+    fn clone_boxed(&self) -> Value {
+        match self {
+            Value::Interval(e) => Value::Interval(e.clone()),
+            Value::Forecast(p) => Value::Forecast(p.clone()),
+            Value::Number(_) | Value::Flag(_) | Value::Point { .. } | Value::Text(_) => {
+                unreachable!("cloned inline")
+            }
+        }
+    }
 }
 
 /// Forecasts at a regular step, each with its interval.

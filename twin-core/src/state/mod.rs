@@ -146,11 +146,16 @@ impl Common {
 
     /// The alarm limits of `m` for this entity: its own, else the
     /// measurand's defaults.
+    #[inline]
     pub fn limits(&self, m: Measurand) -> Option<AlarmLimits> {
-        self.extras
-            .as_ref()
-            .and_then(|e| e.limits.iter().find(|(x, _)| *x == m).map(|(_, l)| *l))
-            .or_else(|| m.alarm())
+        match &self.extras {
+            Some(e) if !e.limits.is_empty() => e
+                .limits
+                .iter()
+                .find(|(x, _)| *x == m)
+                .map_or_else(|| m.alarm(), |(_, l)| Some(*l)),
+            _ => m.alarm(),
+        }
     }
 
     /// This entity's own limits (`None`: back to the defaults).
