@@ -13,6 +13,7 @@ pub mod bench;
 pub mod calendar;
 pub mod catalog;
 pub mod geojson;
+pub mod limits;
 pub mod profiles;
 pub mod sensor;
 pub mod site;

@@ -29,9 +29,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use twin_core::measurand::AlarmLimits;
 use twin_core::state::ParcelState;
-use twin_core::{EntityId, EntityRecord, KindState, Measurand, Relation};
+use twin_core::{EntityId, EntityRecord, KindState, Relation};
 
 use crate::spec::ScenarioError;
 
@@ -51,7 +50,7 @@ struct File {
     #[serde(default)]
     entity: Vec<EntitySpec>,
     #[serde(default)]
-    limits: Vec<LimitSpec>,
+    limits: Vec<crate::limits::LimitSpec>,
     #[serde(default)]
     inference: Vec<twin_infer::models::Spec>,
     #[serde(default)]
@@ -76,19 +75,6 @@ struct EntitySpec {
     attached_to: Option<String>,
     lies_in: Option<String>,
     fed_by: Option<String>,
-}
-
-/// Alarm limits for a subtype's entities or for one entity (which wins).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitSpec {
-    subtype: Option<String>,
-    entity: Option<String>,
-    measurand: String,
-    warning: f64,
-    critical: f64,
-    /// Default: as the measurand's own limits, else rising.
-    falling: Option<bool>,
 }
 
 /// A checked site.
@@ -120,9 +106,7 @@ impl Site {
             )));
         }
         // Declared first: the entities' limits and the feeds name them.
-        for d in &file.measurand {
-            twin_core::measurand::define(d).map_err(|e| err(format!("[[measurand]] {e}")))?;
-        }
+        crate::limits::declare(&file.measurand).map_err(err)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut records = Vec::new();
         if let Some(p) = &file.parcels {
@@ -164,7 +148,7 @@ impl Site {
             }
             records.push(r);
         }
-        apply_limits(&file.limits, &mut records).map_err(err)?;
+        crate::limits::apply(&file.limits, &mut records, true).map_err(err)?;
         let mut ids: Vec<EntityId> = records.iter().map(EntityRecord::id).collect();
         ids.sort();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
@@ -202,50 +186,10 @@ impl Site {
     }
 }
 
-/// Sets each record's own limits: a subtype's first, then an entity's.
-fn apply_limits(specs: &[LimitSpec], records: &mut [EntityRecord]) -> Result<(), String> {
-    let mut checked = Vec::with_capacity(specs.len());
-    for (i, l) in specs.iter().enumerate() {
-        let at = |m: String| format!("limits[{i}]: {m}");
-        let m: Measurand = l.measurand.parse().map_err(|e| at(format!("{e}")))?;
-        let limits = AlarmLimits {
-            warning: l.warning,
-            critical: l.critical,
-            falling: l.falling.unwrap_or(m.alarm().is_some_and(|a| a.falling)),
-        };
-        twin_core::measurand::check_limits(&limits, m.valid_range()).map_err(at)?;
-        let entity = match (&l.subtype, &l.entity) {
-            (Some(_), None) => None,
-            (None, Some(e)) => Some(EntityId::parse(e).map_err(|x| at(x.to_string()))?),
-            _ => return Err(at("give subtype or entity".into())),
-        };
-        if let Some(e) = entity
-            && !records.iter().any(|r| r.id() == e)
-        {
-            return Err(at(format!("{e} is not declared")));
-        }
-        checked.push((entity, l.subtype.as_deref(), m, limits));
-    }
-    // Subtypes first, so that an entity's own limits win.
-    checked.sort_by_key(|(entity, ..)| entity.is_some());
-    for (entity, subtype, m, limits) in checked {
-        for r in records.iter_mut() {
-            let hit = match entity {
-                Some(e) => r.id() == e,
-                None => subtype.is_some_and(|s| &*r.common.subtype.name() == s),
-            };
-            if hit {
-                r.common.set_limits(m, Some(limits));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use twin_core::Kind;
+    use twin_core::{Kind, Measurand};
 
     fn parse(text: &str) -> Result<Site, String> {
         Site::parse(text, Path::new("site.toml")).map_err(|e| e.to_string())

@@ -280,6 +280,12 @@ pub async fn run(
     let store = open_store(&args)?;
     let start = SimTime(store.get_meta::<i64>("sim_time")?.unwrap_or(0));
     let recording = args.record.is_some();
+    if recording && !(scenario.spec.measurand.is_empty() && scenario.spec.limits.is_empty()) {
+        return Err(
+            "a recording does not carry declared measurands or alarm limits: record a scenario without [[measurand]] and [[limits]]"
+                .into(),
+        );
+    }
     if recording && start != SimTime::ZERO {
         return Err(
             "a recording starts from an empty store; use --ephemeral or a new --store".into(),

@@ -74,6 +74,12 @@ pub struct ScenarioSpec {
     /// Planners the twin runs (`[[planning]]`).
     #[serde(default)]
     pub planning: Vec<twin_plan::Spec>,
+    /// Measurands the built-in table lacks (`[[measurand]]`).
+    #[serde(default)]
+    pub measurand: Vec<twin_core::measurand::Declared>,
+    /// Alarm limits per subtype or per entity (`[[limits]]`).
+    #[serde(default)]
+    pub limits: Vec<crate::limits::LimitSpec>,
 }
 
 fn clock() -> ClockSpec {
@@ -154,6 +160,12 @@ impl Scenario {
         out
     }
 
+    /// A built-in scenario's text.
+    #[cfg(test)]
+    pub fn builtin_text_of(name: &str) -> &'static str {
+        BUILTIN.iter().find(|b| b.0 == name).map_or("", |b| b.1)
+    }
+
     /// A built-in scenario by name (`city`, `factory`, `farm-cocoa`, `garden`).
     pub fn builtin(name: &str) -> Option<Scenario> {
         let (name, text, assets) = BUILTIN.iter().find(|b| b.0 == name)?;
@@ -225,6 +237,9 @@ impl Scenario {
             calendar,
             assets,
         };
+        crate::limits::declare(&scenario.spec.measurand)
+            .map_err(|m| ScenarioError::new(file, m))?;
+        crate::limits::check(&scenario.spec.limits).map_err(|m| ScenarioError::new(file, m))?;
         scenario.check(text)?;
         scenario.check_models()?;
         Ok(scenario)

@@ -124,7 +124,11 @@ impl SimWorld {
             city::add(&mut schedule);
             handlers.push(city::command);
         }
-        let (records, models, announced) = b.finish();
+        let (mut records, models, announced) = b.finish();
+        // An entity named in `[[limits]]` that this world (at this scale)
+        // lacks is passed over.
+        crate::limits::apply(&spec.limits, &mut records, false)
+            .map_err(|m| ScenarioError::new(&scenario.file, m))?;
         ecs.insert_resource(models);
         ecs.resource_mut::<Outbox>().ready.extend(announced);
         schedule.add_systems(sensor::sample_all.in_set(Stage::Sensors));
