@@ -521,28 +521,7 @@ mod tests {
     use super::*;
     use twin_core::{EntityId, Kind, SimTime, Value};
 
-    const GREENCITY: &str = r#"
-        [[topic]]
-        pattern = "greencity/{zone}/{sensor}/data"
-        entity = "sensor/{zone}-{sensor}"
-        time = { field = "ts", format = "rfc3339" }
-        seq = "n"
-        on_unknown = "create"
-        subtype = "air-station"
-        attach_to = "zone/{zone}"
-        reading = [
-          { measurand = "temperature", field = "dht22.temperature", unit = "°F" },
-          { measurand = "humidity", field = "dht22.humidity" },
-          { measurand = "pm25", field = "sds011.pm25", unit = "ug/m3" },
-          { measurand = "pm10", field = "sds011.pm10" },
-        ]
-
-        [[topic]]
-        pattern = "plant/+/{machine}/{m}"
-        entity = "machine/{machine}"
-        payload = "number"
-        reading = [{ measurand = "{m}", scale = 0.001 }]
-    "#;
+    const GREENCITY: &str = include_str!("../../examples/feeds/greencity.toml");
 
     fn clock() -> Clock {
         Clock {
