@@ -44,12 +44,43 @@ fn a_run_leaves_a_store_that_inspect_reads() {
         stdout(&run)
     );
 
-    let list = twin(&["inspect", "--store", store]);
+    // Without an entity: a summary whose counts are the store's.
+    let summary = twin(&["inspect", "--store", store, "--json"]);
+    assert!(summary.status.success(), "{}", stderr(&summary));
+    let v: serde_json::Value = serde_json::from_slice(&summary.stdout).unwrap();
+    let kinds = v["kinds"].as_object().unwrap();
+    assert_eq!(kinds.len(), 5, "all five kinds: {v}");
+    let by_kind: u64 = kinds
+        .values()
+        .map(|k| k["entities"].as_u64().unwrap())
+        .sum();
+    let by_subtype: u64 = kinds
+        .values()
+        .flat_map(|k| k["subtypes"].as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        (v["entities"].as_u64(), by_subtype),
+        (Some(by_kind), by_kind)
+    );
+    assert_eq!(v["scenario"], "farm-cocoa");
+    assert_eq!(v["sim_time_ms"], 3 * 3_600_000);
+    let text = stdout(&twin(&["inspect", "--store", store]));
+    assert!(text.contains(&format!("{by_kind} entities")), "{text}");
+    assert!(text.contains("open alerts"), "{text}");
+
+    // --list, and a filter, list the entities themselves.
+    let list = twin(&["inspect", "--store", store, "--list"]);
     assert!(list.status.success(), "{}", stderr(&list));
     let text = stdout(&list);
     for kind in ["parcel/", "machine/", "sensor/", "vehicle/", "zone/"] {
         assert!(text.contains(kind), "no {kind} in\n{text}");
     }
+    assert!(text.contains(&format!("{by_kind} entities")), "{text}");
+    let parcels = kinds["parcel"]["entities"].as_u64().unwrap();
+    let cocoa = stdout(&twin(&["inspect", "--store", store, "--subtype", "cocoa"]));
+    assert!(cocoa.contains(&format!("{parcels} entities")), "{cocoa}");
+    assert!(cocoa.lines().filter(|l| l.starts_with("parcel/")).count() as u64 == parcels);
 
     let probe = twin(&[
         "inspect",
