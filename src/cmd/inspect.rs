@@ -199,7 +199,7 @@ fn summary(store: &Store, args: &Args) -> Result<()> {
     }
     println!("open alerts: {}", alerts.len());
     for (level, e, m, v) in alerts.iter().take(10) {
-        println!("  {level:?} {e} {m} = {v} {}", m.unit());
+        println!("  {level:?} {e} {m} = {}", m.format(v));
     }
     if alerts.len() > 10 {
         println!("  … and {} more", alerts.len() - 10);
@@ -229,7 +229,7 @@ fn list(store: &Store, args: &Args) -> Result<()> {
             .common
             .readings
             .iter()
-            .map(|x| format!("{}={}", x.measurand, x.value))
+            .map(|x| format!("{}={}", x.measurand, x.measurand.format(&x.value)))
             .collect();
         println!(
             "{:<28} {:<14} {}  {}",
@@ -324,10 +324,9 @@ fn show(store: &Store, id: EntityId, args: &Args) -> Result<()> {
     println!("readings");
     for r in rec.common.readings.iter() {
         println!(
-            "  {:<16} {:>14} {:<6} at {}  quality {:?}  alarm {:?}",
+            "  {:<16} {:>20} at {}  quality {:?}  alarm {:?}",
             r.measurand.name(),
-            r.value.to_string(),
-            r.measurand.unit(),
+            r.measurand.format(&r.value),
             r.time,
             r.quality,
             r.level

@@ -186,6 +186,73 @@ const FORECASTS: &[(Measurand, Measurand)] = &[
 ];
 
 impl Measurand {
+    /// Decimals worth showing: what the quantity's sensors resolve (a
+    /// temperature to a tenth of a degree, a flow to a vehicle an hour,
+    /// NDVI to a thousandth). Values are stored as measured; only their
+    /// display is rounded.
+    pub fn decimals(self) -> usize {
+        use Measurand as M;
+        match self.forecast_of().unwrap_or(self) {
+            M::Humidity
+            | M::No2
+            | M::Co2
+            | M::Aqi
+            | M::GrowthStage
+            | M::ValveOpening
+            | M::Heading
+            | M::TrafficFlow
+            | M::Occupancy
+            | M::Load
+            | M::Headway
+            | M::Battery
+            | M::Throughput
+            | M::Rul
+            | M::Radius
+            | M::ParkingOccupancy => 0,
+            M::Temperature
+            | M::Rainfall
+            | M::WindSpeed
+            | M::Pm25
+            | M::Pm10
+            | M::Current
+            | M::OperatingHours
+            | M::SoilMoisture
+            | M::Speed
+            | M::PositionSigma
+            | M::Irrigation => 1,
+            M::Red | M::Nir | M::Ndvi | M::HealthIndex | M::Trend => 3,
+            M::Position | M::PositionEstimate | M::Destination => 5,
+            m if m.is_declared() => custom(m).map_or(2, |c| c.declared.decimals.unwrap_or(2)),
+            _ => 2,
+        }
+    }
+
+    /// `v` as people read it: numbers at this measurand's resolution
+    /// ([`Measurand::decimals`]), with the unit.
+    pub fn format(self, v: &crate::Value) -> String {
+        use crate::Value as V;
+        let d = self.decimals();
+        let n = |x: f64| format!("{x:.d$}");
+        let text = match v {
+            V::Number(x) => n(*x),
+            V::Interval(e) => format!("{} [{}, {}]", n(e.value), n(e.low), n(e.high)),
+            V::Forecast(p) => match (p.points.first(), p.points.last()) {
+                (Some(a), Some(b)) => format!(
+                    "{} next, {} in {} h",
+                    n(a.value),
+                    n(b.value),
+                    (p.points.len() as i64).saturating_mul(p.step_ms) / 3_600_000
+                ),
+                _ => "no forecast".into(),
+            },
+            other => return other.to_string(),
+        };
+        match self.unit() {
+            "" => text,
+            u => format!("{text} {u}"),
+        }
+    }
+
     /// The measurand that carries forecasts of this one, if any.
     pub fn forecast(self) -> Option<Measurand> {
         FORECASTS
@@ -304,6 +371,9 @@ pub struct Declared {
     pub alarm: Option<AlarmLimits>,
     #[serde(default)]
     pub commandable: bool,
+    /// Decimals shown (default 2).
+    #[serde(default)]
+    pub decimals: Option<usize>,
 }
 
 fn number() -> ValueType {
@@ -504,6 +574,30 @@ mod tests {
             assert!(lo < hi, "{m}");
         }
         assert!("pm2.5".parse::<Measurand>().is_err());
+    }
+
+    #[test]
+    fn values_read_at_their_measurands_resolution() {
+        use crate::Value;
+        assert_eq!(
+            Measurand::SoilMoisture.format(&Value::Number(26.900662110060548)),
+            "26.9 %"
+        );
+        assert_eq!(
+            Measurand::Pm10.format(&Value::Number(58.01361994997773)),
+            "58.0 µg/m³"
+        );
+        assert_eq!(
+            Measurand::TrafficFlow.format(&Value::Number(1234.56)),
+            "1235 veh/h"
+        );
+        assert_eq!(Measurand::Ndvi.format(&Value::Number(0.71234)), "0.712");
+        assert_eq!(Measurand::Aqi.format(&Value::Number(87.4)), "87");
+        assert_eq!(Measurand::PumpOn.format(&Value::Flag(true)), "on");
+        assert_eq!(
+            Measurand::Pm25Forecast.decimals(),
+            Measurand::Pm25.decimals()
+        );
     }
 
     #[test]

@@ -192,14 +192,17 @@ fn thresholds_raise_and_clear_alerts_with_a_deadband_and_a_delay() {
         !ev.iter()
             .any(|e| matches!(e, EventBody::AlertCleared { .. }))
     );
-    let ev = feed(&mut s, 60.0, ALARM_DELAY); // above critical
-    assert!(ev.iter().any(|e| matches!(
-        e,
+    let ev = feed(&mut s, 60.04321, ALARM_DELAY); // above critical
+    let message = ev.iter().find_map(|e| match e {
         EventBody::AlertRaised {
             severity: twin_core::Severity::Critical,
+            message,
             ..
-        }
-    )));
+        } => Some(message.to_string()),
+        _ => None,
+    });
+    // Read at the measurand's resolution, with its unit.
+    assert_eq!(message.as_deref(), Some("pm25 60.0 µg/m³ above 50.0 µg/m³"));
     let ev = feed(&mut s, 24.0, 2 * ALARM_DELAY); // below warning, inside the 5 % deadband
     assert!(
         !ev.iter()

@@ -9,10 +9,25 @@ pub fn sim_time(ms: i64) -> String {
     format!("{d}d {h:02}:{m:02}:{sec:02}")
 }
 
-/// A value with its unit where it has one.
-pub fn value(v: Option<&pb::Value>) -> String {
+/// A value of `measurand`: a number at the measurand's resolution (from
+/// the measurand table) with its unit, or as its size deserves when the
+/// measurand is not one this viewer knows.
+pub fn value(measurand: &str, v: Option<&pb::Value>) -> String {
     use pb::value::Kind as V;
-    match v.and_then(|v| v.kind.as_ref()) {
+    let known = measurand.parse::<twin_core::Measurand>().ok();
+    match (v.and_then(|v| v.kind.as_ref()), known) {
+        (Some(V::Number(x)), Some(m)) => match m.unit() {
+            "" => format!("{x:.d$}", d = m.decimals()),
+            u => format!("{x:.d$} {u}", d = m.decimals()),
+        },
+        (v, _) => any(v),
+    }
+}
+
+/// A value whatever its measurand.
+fn any(v: Option<&pb::value::Kind>) -> String {
+    use pb::value::Kind as V;
+    match v {
         None => "—".into(),
         Some(V::Number(x)) => number(*x),
         Some(V::Flag(f)) => if *f { "on" } else { "off" }.into(),
@@ -59,5 +74,14 @@ mod tests {
         assert_eq!(number(1.23456), "1.235");
         assert_eq!(number(42.0), "42");
         assert_eq!(number(123.456), "123.5");
+        let v = |x: f64| pb::Value {
+            kind: Some(pb::value::Kind::Number(x)),
+        };
+        assert_eq!(
+            value("soil_moisture", Some(&v(26.900662110060548))),
+            "26.9 %"
+        );
+        assert_eq!(value("pm10", Some(&v(58.01361994997773))), "58.0 µg/m³");
+        assert_eq!(value("a_vendor_index", Some(&v(0.123456))), "0.123");
     }
 }

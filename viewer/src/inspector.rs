@@ -490,7 +490,7 @@ fn state(ui: &mut egui::Ui, e: &pb::Entity) {
                     _ => ui.visuals().text_color(),
                 };
                 ui.label(&r.measurand);
-                ui.label(RichText::new(format::value(r.value.as_ref())).color(level));
+                ui.label(RichText::new(format::value(&r.measurand, r.value.as_ref())).color(level));
                 ui.label(crate::state_text::quality(r.quality()));
                 ui.label(format::sim_time(r.time_ms));
                 ui.end_row();
@@ -511,8 +511,8 @@ fn controls(ui: &mut egui::Ui, controls: &[pb::Control]) {
             ui.end_row();
             for c in controls {
                 ui.label(&c.measurand);
-                ui.label(format::value(c.desired.as_ref()));
-                let reported = format::value(c.reported.as_ref());
+                ui.label(format::value(&c.measurand, c.desired.as_ref()));
+                let reported = format::value(&c.measurand, c.reported.as_ref());
                 if c.in_sync {
                     ui.label(reported);
                     ui.label(RichText::new("in sync").color(Color32::from_rgb(40, 160, 80)));
@@ -571,11 +571,15 @@ pub fn describe(e: &pb::Event) -> String {
     use pb::EventType as T;
     match e.r#type() {
         T::Created => "created".into(),
-        T::StateChanged => format!("{} = {}", e.measurand, format::value(e.value.as_ref())),
+        T::StateChanged => format!(
+            "{} = {}",
+            e.measurand,
+            format::value(&e.measurand, e.value.as_ref())
+        ),
         T::DesiredChanged => format!(
             "desired {} = {}",
             e.measurand,
-            format::value(e.value.as_ref())
+            format::value(&e.measurand, e.value.as_ref())
         ),
         T::ThresholdCrossed => format!(
             "{} crossed {} {}",
@@ -593,12 +597,12 @@ pub fn describe(e: &pb::Event) -> String {
         T::AnomalyDetected => format!(
             "{} unusual: score {} ({})",
             e.measurand,
-            format::value(e.value.as_ref()),
+            format::value(&e.measurand, e.value.as_ref()),
             e.model
         ),
         T::RulBelow => format!(
             "RUL {} h below {} h ({})",
-            format::value(e.value.as_ref()),
+            format::value(&e.measurand, e.value.as_ref()),
             format::number(e.limit),
             e.model
         ),

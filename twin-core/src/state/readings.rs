@@ -280,7 +280,12 @@ fn raise_or_clear(
         Some(severity) => {
             let dir = if limits.falling { "below" } else { "above" };
             let limit = AlarmLevel::limit(limits, after);
-            let message = format!("{m} {x} {} {dir} {limit} {}", m.unit(), m.unit());
+            let d = m.decimals();
+            let message = format!(
+                "{m} {} {dir} {limit:.d$} {}",
+                m.format(&crate::Value::Number(x)),
+                m.unit()
+            );
             ctx.emit(EventBody::AlertRaised {
                 alert,
                 severity,
