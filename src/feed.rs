@@ -14,7 +14,7 @@ use clap::Args as ClapArgs;
 use serde::Serialize;
 use twin_core::{ClockMode, SimTime};
 use twin_feed::sink::grpc::{BATCH, GrpcSink};
-use twin_feed::sink::{Message, Sink};
+use twin_feed::sink::{self, Message, Sink};
 use twin_feed::table::{CsvRow, JsonRow, TableMap, native_line};
 use twin_feed::{Clock, Malformed};
 use twin_proto::client::Connect;
@@ -132,8 +132,9 @@ impl Rows {
                     .as_ref()
                     .map(|m| m.columns().map(String::from).collect())
                     .unwrap_or_default();
-                let reader = std::io::BufReader::new(file);
-                Box::new(reader.split(b'\n').filter_map(move |line| {
+                let mut reader = std::io::BufReader::new(file);
+                let lines = std::iter::from_fn(move || bounded_line(&mut reader));
+                Box::new(lines.filter_map(move |line| {
                     let line = match line {
                         Ok(l) if l.iter().all(u8::is_ascii_whitespace) => return None,
                         Ok(l) => l,
@@ -158,6 +159,51 @@ impl Rows {
             }
         };
         Ok(Rows { lines })
+    }
+}
+
+/// Longest NDJSON line read, bytes: a file without line breaks must not
+/// be read into memory whole.
+const MAX_LINE: usize = 1 << 20;
+
+/// The next line of `r` (without its break); a longer one than
+/// [`MAX_LINE`] is skipped to its end and reported.
+fn bounded_line(r: &mut impl BufRead) -> Option<std::io::Result<Vec<u8>>> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    match r
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', &mut line)
+    {
+        Ok(0) => None,
+        Ok(_) if line.len() > MAX_LINE && line.last() != Some(&b'\n') => {
+            // Skip the rest of the line, a buffer at a time.
+            loop {
+                let (done, used) = match r.fill_buf() {
+                    Ok([]) => (true, 0),
+                    Ok(buf) => match buf.iter().position(|b| *b == b'\n') {
+                        Some(i) => (true, i + 1),
+                        None => (false, buf.len()),
+                    },
+                    Err(e) => return Some(Err(e)),
+                };
+                r.consume(used);
+                if done {
+                    break;
+                }
+            }
+            Some(Err(std::io::Error::other(format!(
+                "a line longer than {MAX_LINE} bytes"
+            ))))
+        }
+        Ok(_) => {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            Some(Ok(line))
+        }
+        Err(e) => Some(Err(e)),
     }
 }
 
@@ -214,13 +260,8 @@ pub async fn run(args: &Args) -> Result<Report> {
                 m.time
             });
             if let Some(f) = factor {
-                let due = start
-                    + Duration::from_secs_f64(((m.time - t0).as_ms().max(0) as f64 / 1000.0) / f);
-                if due > Instant::now() {
-                    sink.send(&batch).await?;
-                    batch.clear();
-                    tokio::time::sleep(due - Instant::now()).await;
-                }
+                let secs = ((m.time - t0).as_ms().max(0) as f64 / 1000.0) / f;
+                sink::hold(&mut sink, &mut batch, sink::due(start, secs)).await?;
             }
             m.time = m.time + shift;
         }
@@ -244,4 +285,22 @@ pub async fn run(args: &Args) -> Result<Report> {
     r.first_refused = sink.first_error();
     r.seconds = start.elapsed().as_secs_f64();
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read_whole_or_skipped_when_too_long() {
+        let mut text = b"{\"a\":1}\n".to_vec();
+        text.extend(vec![b'x'; MAX_LINE + 10]);
+        text.extend(b"\nlast");
+        let mut r = std::io::Cursor::new(text);
+        assert_eq!(bounded_line(&mut r).unwrap().unwrap(), b"{\"a\":1}");
+        let e = bounded_line(&mut r).unwrap().unwrap_err();
+        assert!(e.to_string().contains("longer than"), "{e}");
+        assert_eq!(bounded_line(&mut r).unwrap().unwrap(), b"last");
+        assert!(bounded_line(&mut r).is_none());
+    }
 }

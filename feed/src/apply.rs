@@ -20,6 +20,10 @@ use crate::reading::{Malformed, Reading, Target};
 /// Readings remembered for duplicate detection.
 const SEEN: usize = 1 << 18;
 
+/// Most entities one feed creates from its map's templates: a publisher
+/// inventing names must not grow the twin without bound.
+pub const MAX_CREATED: u64 = 1_000_000;
+
 /// How a feed writes into a runtime.
 pub struct Applier {
     runtime: Arc<Runtime>,
@@ -63,13 +67,9 @@ impl Applier {
         self.stats.set_error(text);
     }
 
-    /// Applies `readings`, untimed ones at `now`.
-    pub async fn apply(
-        &mut self,
-        readings: Vec<Reading>,
-        now: SimTime,
-    ) -> Result<(), RuntimeError> {
-        FeedStats::add(&self.stats.readings, readings.len() as u64);
+    /// Applies `readings` (counted as decoded by the caller, once however
+    /// often it retries), untimed ones at `now`.
+    pub async fn apply(&mut self, readings: &[Reading], now: SimTime) -> Result<(), RuntimeError> {
         let mut batch = Vec::with_capacity(readings.len());
         let mut targets = Vec::with_capacity(readings.len());
         let mut keys = Vec::with_capacity(readings.len());
@@ -100,12 +100,12 @@ impl Applier {
                 entity: id,
                 time,
                 measurand: r.measurand,
-                value: r.value,
+                value: r.value.clone(),
                 quality: Quality::Ok,
                 source: self.source,
                 seq: r.seq,
             });
-            targets.push(r.target);
+            targets.push(r.target.clone());
         }
         if batch.is_empty() {
             return Ok(());
@@ -129,10 +129,17 @@ impl Applier {
         let mut again = Vec::new();
         for (i, e) in report.errors {
             match (&e, &retry, &targets[i].create) {
-                (InputError::UnknownEntity(_), Some(batch), Some(_)) => {
+                (InputError::UnknownEntity(_), Some(batch), Some(_))
+                    if FeedStats::get(&self.stats.created) + (create.len() as u64)
+                        < MAX_CREATED =>
+                {
                     create.push(targets[i].clone());
                     again.push(batch[i].clone());
                 }
+                (InputError::UnknownEntity(id), _, Some(_)) => self.refuse(
+                    "too_many_created",
+                    format!("{id}: this feed has created {MAX_CREATED} entities, its most"),
+                ),
                 _ => self.refused(&e),
             }
         }
@@ -163,6 +170,10 @@ impl Applier {
                 let c = t.create.as_ref()?;
                 let mut r = EntityRecord::new(t.kind, &t.name, &c.subtype);
                 if let Some(rel) = c.relation {
+                    if let Some(name) = &c.related {
+                        // Named now, so that the relation prints readably.
+                        twin_core::EntityId::new(rel.target().kind(), name);
+                    }
                     r = r.with_relation(rel);
                 }
                 Some(r)

@@ -86,6 +86,8 @@ pub struct Faults {
     held_seq: u64,
     first: HashMap<(EntityId, Measurand), Value>,
     pub counts: FaultCounts,
+    /// Whether any fault is asked for (else messages pass as they are).
+    any: bool,
 }
 
 impl Faults {
@@ -93,6 +95,7 @@ impl Faults {
         let mean = rates.delay_mean.as_secs_f64();
         Faults {
             delay: (mean > 0.0).then(|| Exp::new(1.0 / mean).expect("a positive rate")),
+            any: rates.any(),
             rates,
             rng: rand_pcg::Pcg64Mcg::seed_from_u64(seed),
             held: BinaryHeap::new(),
@@ -111,7 +114,16 @@ impl Faults {
 
     /// Passes `batch` through the faults into `out`, with the delayed
     /// messages now due.
-    pub fn apply(&mut self, batch: Vec<Message>, now: Instant, out: &mut Vec<Message>) {
+    pub fn apply(
+        &mut self,
+        batch: impl IntoIterator<Item = Message>,
+        now: Instant,
+        out: &mut Vec<Message>,
+    ) {
+        if !self.any {
+            out.extend(batch);
+            return;
+        }
         let r = self.rates.clone();
         let start = out.len();
         for mut m in batch {

@@ -365,21 +365,23 @@ impl Route {
     fn target(&self, values: &[&str]) -> Result<Target, Malformed> {
         let mut target = Target::parse(&self.entity.fill(values))?;
         if let Some((subtype, relation)) = &self.create {
-            let attach_to = match relation {
+            let (relation, related) = match relation {
                 Some((attached, t)) => {
                     let to = Target::parse(&t.fill(values))?;
-                    let id = twin_core::EntityId::new(to.kind, &to.name);
-                    Some(if *attached {
+                    let id = to.id();
+                    let r = if *attached {
                         Relation::AttachedTo(id)
                     } else {
                         Relation::LiesIn(id)
-                    })
+                    };
+                    (Some(r), Some(to.name))
                 }
-                None => None,
+                None => (None, None),
             };
             target.create = Some(Create {
                 subtype: subtype.clone(),
-                relation: attach_to,
+                relation,
+                related,
             });
         }
         Ok(target)

@@ -84,6 +84,10 @@ pub struct Create {
     pub subtype: String,
     /// What the new entity is attached to or lies in (a sensor to its zone).
     pub relation: Option<twin_core::Relation>,
+    /// The relation target's local name, recorded in the process's name
+    /// table only when the entity is created: a message alone must not
+    /// grow that table.
+    pub related: Option<String>,
 }
 
 /// One reading of one measurand.

@@ -338,21 +338,23 @@ async fn drive<S: Sink>(mut sink: S, args: &Args, url: &str) -> Result<Report> {
     let mut last_sent = 0u64;
     let mut exhausted = false;
     while end.is_none_or(|e| Instant::now() < e) && !exhausted {
-        let Some(batch) = rx.recv().await else {
+        let Some(mut batch) = rx.recv().await else {
             exhausted = true;
             continue;
         };
-        for chunk in batch.chunks(CHUNK) {
+        while !batch.is_empty() {
+            let n = CHUNK.min(batch.len());
             if let Some(rate) = args.rate {
-                let due = start + Duration::from_secs_f64(generated as f64 / rate);
-                let now = Instant::now();
-                if due > now {
-                    tokio::time::sleep(due - now).await;
+                let due = twin_feed::sink::due(start, generated as f64 / rate);
+                let wait = due.saturating_duration_since(Instant::now());
+                // A zero sleep still waits for the timer: skip it.
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
                 }
             }
-            generated += chunk.len() as u64;
+            generated += n as u64;
             out.clear();
-            faults.apply(chunk.to_vec(), Instant::now(), &mut out);
+            faults.apply(batch.drain(..n), Instant::now(), &mut out);
             sink.send(&out).await?;
             if !args.quiet && last_line.elapsed() >= Duration::from_secs(1) {
                 let s = sink.stats();

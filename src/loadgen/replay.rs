@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use twin_core::SimTime;
 use twin_core::recording::{Block, Reader};
-use twin_feed::sink::{AnySink, Message, Sink, SinkOptions, percentile};
+use twin_feed::sink::{self, AnySink, Message, Sink, SinkOptions, percentile};
 
 use super::{Report, Result, message};
 
@@ -39,16 +39,8 @@ pub async fn to_sink(
                 for o in observations {
                     let t0 = *first.get_or_insert(o.time);
                     if let Some(f) = speed {
-                        let due = start
-                            + Duration::from_secs_f64(
-                                (o.time - t0).as_ms().max(0) as f64 / 1000.0 / f,
-                            );
-                        let now = Instant::now();
-                        if due > now {
-                            sink.send(&batch).await?;
-                            batch.clear();
-                            tokio::time::sleep(due - now).await;
-                        }
+                        let secs = (o.time - t0).as_ms().max(0) as f64 / 1000.0 / f;
+                        sink::hold(&mut sink, &mut batch, sink::due(start, secs)).await?;
                     }
                     batch.push(message(o, seq));
                     seq += 1;

@@ -67,7 +67,7 @@ impl Feeds {
             };
             let feed = Feed {
                 connection,
-                map,
+                map: Arc::new(map),
                 clock,
                 max_skew: Some(max_skew),
                 version: args.mqtt_version,

@@ -30,10 +30,11 @@ impl Delivery {
         }
     }
 
-    pub fn payload(&self) -> &[u8] {
+    /// The payload, shared (not copied).
+    pub fn payload_bytes(&self) -> bytes::Bytes {
         match self {
-            Delivery::V4(p) => &p.payload,
-            Delivery::V5(p) => &p.payload,
+            Delivery::V4(p) => p.payload.clone(),
+            Delivery::V5(p) => p.payload.clone(),
         }
     }
 }

@@ -28,6 +28,7 @@ use super::session::{self, Delivery};
 use crate::apply::Applier;
 use crate::map::Map;
 use crate::reading::Clock;
+use crate::reading::{Malformed, Reading};
 
 /// Most messages applied in one batch.
 pub const BATCH: usize = 512;
@@ -38,7 +39,7 @@ pub const MAX_MESSAGE: usize = 256 * 1024;
 /// twin's clock.
 pub struct Feed {
     pub connection: Connection,
-    pub map: Map,
+    pub map: Arc<Map>,
     /// The twin's clock now (simulated or wall-clock time).
     pub clock: Arc<dyn Fn() -> Clock + Send + Sync>,
     /// How far ahead of the clock a reading may be; `None`: any time.
@@ -108,8 +109,16 @@ async fn run(
     result
 }
 
-/// Decodes and applies one batch; a runtime error is retried with back-off
-/// (the messages stay unacknowledged) until it passes or the feed stops.
+/// Readings applied at a time. A batch of SenML packs may carry millions
+/// of them, far more than one runtime batch may hold; every chunk is
+/// applied (and durable) before any message of the batch is acknowledged.
+const APPLY_CHUNK: usize = 10_000;
+
+/// Decodes and applies one batch, a chunk at a time: decoding on the
+/// blocking pool (a batch may hold megabytes of JSON, which must not stall
+/// the API's async workers), each chunk's runtime error retried with
+/// back-off (the messages stay unacknowledged) until it passes or the feed
+/// stops.
 async fn take(
     applier: &mut Applier,
     feed: &Feed,
@@ -122,25 +131,66 @@ async fn take(
         .last_message_ms
         .store(jiff::Timestamp::now().as_millisecond(), Ordering::Relaxed);
     let clock = (feed.clock)();
-    let mut readings = Vec::new();
-    for d in batch {
-        let topic = d.topic();
-        match feed.map.decode(&topic, d.payload(), &clock) {
+    let messages: Arc<[(String, bytes::Bytes)]> = batch
+        .iter()
+        .map(|d| (d.topic().into_owned(), d.payload_bytes()))
+        .collect();
+    let mut next = 0;
+    while next < messages.len() {
+        let (map, msgs) = (feed.map.clone(), messages.clone());
+        let (readings, bad, after) =
+            tokio::task::spawn_blocking(move || decode_chunk(&map, &msgs, next, &clock))
+                .await
+                .map_err(|e| format!("decoding: {e}"))?;
+        for (i, e) in &bad {
+            applier.malformed(&messages[*i].0, e);
+        }
+        next = after;
+        FeedStats::add(&stats.readings, readings.len() as u64);
+        apply(applier, &readings, clock.now, stop).await?;
+    }
+    Ok(())
+}
+
+/// Decodes `msgs` from `start` until a chunk's worth of readings: the
+/// readings, what could not be decoded (by message), and where to go on.
+fn decode_chunk(
+    map: &Map,
+    msgs: &[(String, bytes::Bytes)],
+    start: usize,
+    clock: &crate::reading::Clock,
+) -> (Vec<Reading>, Vec<(usize, Malformed)>, usize) {
+    let (mut readings, mut bad) = (Vec::new(), Vec::new());
+    let mut i = start;
+    while i < msgs.len() && readings.len() < APPLY_CHUNK {
+        match map.decode(&msgs[i].0, &msgs[i].1, clock) {
             Ok(decoded) => {
-                for e in &decoded.bad {
-                    applier.malformed(&topic, e);
-                }
+                bad.extend(decoded.bad.into_iter().map(|e| (i, e)));
                 readings.extend(decoded.readings);
             }
-            Err(e) => applier.malformed(&topic, &e),
+            Err(e) => bad.push((i, e)),
         }
+        i += 1;
     }
+    (readings, bad, i)
+}
+
+/// Applies `readings`, retrying a runtime error until it passes or the
+/// feed stops.
+async fn apply(
+    applier: &mut Applier,
+    readings: &[Reading],
+    now: SimTime,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), String> {
     let mut attempt = 0;
     loop {
-        match applier.apply(readings.clone(), clock.now).await {
+        match applier.apply(readings, now).await {
             Ok(()) => return Ok(()),
             Err(e) => {
-                stats.set_error(format!("the twin could not apply a batch: {e}"));
+                applier
+                    .stats()
+                    .set_error(format!("the twin could not apply a batch: {e}"));
                 warn!("MQTT feed: the twin could not apply a batch ({e}); retrying");
                 let wait = super::backoff(attempt);
                 attempt += 1;

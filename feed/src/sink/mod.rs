@@ -154,6 +154,33 @@ pub fn sample(samples: &mut Vec<u32>, seen: &mut u64, us: u64) {
     }
 }
 
+/// When a message `secs` after the first falls due, from `start`. A far
+/// or broken time (a file's, a recording's) is capped, never an overflow.
+pub fn due(start: std::time::Instant, secs: f64) -> std::time::Instant {
+    let secs = if secs.is_finite() {
+        secs.clamp(0.0, 1e9)
+    } else {
+        1e9
+    };
+    start + std::time::Duration::from_secs_f64(secs)
+}
+
+/// Paced sending: when `due` is ahead, sends what `batch` holds, then
+/// waits for it.
+pub async fn hold<S: Sink>(
+    sink: &mut S,
+    batch: &mut Vec<Message>,
+    due: std::time::Instant,
+) -> Result<(), String> {
+    let now = std::time::Instant::now();
+    if due > now {
+        sink.send(batch).await?;
+        batch.clear();
+        tokio::time::sleep(due - now).await;
+    }
+    Ok(())
+}
+
 /// Unix time now, µs.
 pub fn unix_us() -> i64 {
     std::time::SystemTime::now()

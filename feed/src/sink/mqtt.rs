@@ -53,7 +53,6 @@ pub struct MqttSink {
     qos: QoS,
     prefix: String,
     topics: HashMap<(EntityId, Measurand), String>,
-    payload: Vec<u8>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -99,7 +98,6 @@ impl MqttSink {
             qos,
             prefix: cfg.prefix.clone(),
             topics: HashMap::new(),
-            payload: Vec::with_capacity(256),
         })
     }
 }
@@ -169,16 +167,14 @@ impl Sink for MqttSink {
                 .entry((msg.entity, msg.measurand))
                 .or_insert_with(|| super::topic(&self.prefix, msg.entity, msg.measurand))
                 .clone();
-            super::json_payload(msg, super::unix_us(), &mut self.payload);
+            // Encoded into its own buffer, which the client takes over.
+            let mut payload = Vec::with_capacity(128);
+            super::json_payload(msg, super::unix_us(), &mut payload);
             let conn = &self.conns[self.next];
             self.next = (self.next + 1) % self.conns.len();
             lock(&conn.counters.queued).push_back(Instant::now());
             conn.counters.sent.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = conn
-                .client
-                .publish(topic, self.qos, false, self.payload.clone())
-                .await
-            {
+            if let Err(e) = conn.client.publish(topic, self.qos, false, payload).await {
                 lock(&conn.counters.queued).pop_back();
                 conn.counters.errors.fetch_add(1, Ordering::Relaxed);
                 return Err(format!("publish: {e}"));

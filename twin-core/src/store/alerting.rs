@@ -4,7 +4,8 @@
 //! disagrees with what is stored.
 
 use super::engine::{Batch, Engine, Tree};
-use super::{Result, Store, decode_record, keys};
+use super::record::decode_record;
+use super::{Result, Store, keys};
 use crate::id::EntityId;
 use crate::state::{AlarmLevel, EntityRecord};
 

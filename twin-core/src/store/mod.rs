@@ -29,6 +29,7 @@ mod group_commit;
 mod history;
 mod journal;
 pub mod keys;
+mod record;
 pub mod rollup;
 pub mod watch;
 
@@ -52,6 +53,8 @@ use crate::state::{EntityRecord, Relation};
 use crate::time::SimTime;
 use crate::value::Value;
 use engine::Engine;
+pub(crate) use record::corrupt;
+use record::{decode_record, encode_record};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,11 +156,11 @@ struct Inner {
     commits: group_commit::GroupCommit,
 }
 
+/// Meta key of the measurands a site or scenario declared.
+const DECLARED: &str = "declared_measurands";
 /// Meta keys of the counters, written at a clean close; `OPEN` is present
 /// while a process has the store open, so a crash is seen at the next open
 /// and the counters are recounted.
-/// Meta key of the measurands a site or scenario declared.
-const DECLARED: &str = "declared_measurands";
 const OPEN: &str = "open";
 const ENTITIES: &str = "entity_count";
 const EVENTS: &str = "event_count";
@@ -773,46 +776,4 @@ pub(crate) fn delete_where(
             _ => return Ok(removed),
         }
     }
-}
-
-/// The error for a record that does not decode; `key` names it, and is only
-/// formatted when the error happens.
-pub(crate) fn corrupt(key: impl FnOnce() -> String) -> impl FnOnce(postcard::Error) -> StoreError {
-    move |source| StoreError::Decode { key: key(), source }
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8], id: EntityId) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(corrupt(|| id.to_string()))
-}
-
-/// A stored record: the record, then what inference keeps for it, then the
-/// entity's own alarm limits, each when there is anything. The later parts
-/// are optional so that records written before they existed read as they
-/// are.
-fn encode_record(r: &EntityRecord, buf: Vec<u8>) -> Vec<u8> {
-    let buf = postcard::to_extend(r, buf).expect("records serialise");
-    let limits = r.common.extras.as_ref().map_or(&[][..], |e| &e.limits[..]);
-    if r.inferred.is_empty() && limits.is_empty() {
-        return buf;
-    }
-    let buf = postcard::to_extend(&r.inferred, buf).expect("records serialise");
-    if limits.is_empty() {
-        buf
-    } else {
-        postcard::to_extend(limits, buf).expect("records serialise")
-    }
-}
-
-fn decode_record(bytes: &[u8], id: EntityId) -> Result<EntityRecord> {
-    let (mut record, rest): (EntityRecord, _) =
-        postcard::take_from_bytes(bytes).map_err(corrupt(|| id.to_string()))?;
-    if !rest.is_empty() {
-        let (inferred, rest) =
-            postcard::take_from_bytes(rest).map_err(corrupt(|| id.to_string()))?;
-        record.inferred = inferred;
-        if !rest.is_empty() {
-            record.common.extras_mut().limits = decode(rest, id)?;
-        }
-    }
-    Ok(record)
 }
